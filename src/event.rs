@@ -1,0 +1,687 @@
+//! Segment spec messages (identify, track, page; group, alias and screen are recognised and
+//! skipped), parsed from JSON with as little copying as possible.
+//!
+//! Field and property order is kept as it arrived: trait maps are ordered lists, not hash maps.
+//! Strings without escapes, numbers and nested objects borrow from the input; numbers keep their
+//! literal JSON text (`1.50` stays `1.50`). Nested objects and arrays stay raw JSON until someone
+//! needs them. Source: Segment's HTTP tracking API spec (segmentio/segment-docs
+//! `src/connections/spec/`).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::{Error, MessageRef};
+
+/// A JSON value from a trait or property, with its literal text where that matters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A number, as its literal JSON text.
+    Number(Cow<'a, str>),
+    /// A string, unescaped.
+    String(Cow<'a, str>),
+    /// An object, as its raw JSON text (parse with [`Fields::from_json`]).
+    Object(Cow<'a, str>),
+    /// An array, as its raw JSON text.
+    Array(Cow<'a, str>),
+}
+
+impl<'a> Value<'a> {
+    /// The string, when this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value as Marketo receives it: strings as given, numbers as their JSON text, booleans
+    /// `true`/`false`, objects and arrays as compact JSON; `None` for `null`.
+    pub fn to_text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::Null => None,
+            Value::Bool(true) => Some(Cow::Borrowed("true")),
+            Value::Bool(false) => Some(Cow::Borrowed("false")),
+            Value::Number(n) => Some(Cow::Borrowed(n)),
+            Value::String(s) => Some(Cow::Borrowed(s)),
+            Value::Object(raw) | Value::Array(raw) => {
+                let mut out = String::with_capacity(raw.len());
+                write_compact_json(raw, &mut out);
+                Some(Cow::Owned(out))
+            }
+        }
+    }
+
+    /// Like [`Value::to_text`], writing into `out` (appends); returns false for `null`.
+    pub fn write_text(&self, out: &mut String) -> bool {
+        match self {
+            Value::Null => return false,
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => out.push_str(n),
+            Value::String(s) => out.push_str(s),
+            Value::Object(raw) | Value::Array(raw) => write_compact_json(raw, out),
+        }
+        true
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Number(n) => Value::Number(Cow::Owned(n.into_owned())),
+            Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
+            Value::Object(s) => Value::Object(Cow::Owned(s.into_owned())),
+            Value::Array(s) => Value::Array(Cow::Owned(s.into_owned())),
+        }
+    }
+
+    fn from_raw(raw: &'a str) -> Result<Value<'a>, serde_json::Error> {
+        Ok(match raw.as_bytes().first() {
+            Some(b'"') => {
+                let inner = &raw[1..raw.len() - 1];
+                if inner.contains('\\') {
+                    Value::String(Cow::Owned(serde_json::from_str::<String>(raw)?))
+                } else {
+                    Value::String(Cow::Borrowed(inner))
+                }
+            }
+            Some(b'{') => Value::Object(Cow::Borrowed(raw)),
+            Some(b'[') => Value::Array(Cow::Borrowed(raw)),
+            Some(b't') => Value::Bool(true),
+            Some(b'f') => Value::Bool(false),
+            Some(b'n') => Value::Null,
+            _ => Value::Number(Cow::Borrowed(raw)),
+        })
+    }
+}
+
+/// Copies JSON text without the whitespace outside strings (`{"a": [1, 2]}` -> `{"a":[1,2]}`),
+/// keeping key order and number text. The input must be valid JSON (as parsed by this module).
+pub fn write_compact_json(raw: &str, out: &mut String) {
+    let bytes = raw.as_bytes();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push_str(&raw[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push_str(&raw[start..]);
+}
+
+/// An ordered list of `key: value` pairs (traits, properties), as they arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fields<'a> {
+    entries: Vec<(Cow<'a, str>, Value<'a>)>,
+}
+
+impl<'a> Fields<'a> {
+    /// Parses a JSON object's text into ordered fields.
+    pub fn from_json(json: &'a str) -> Result<Fields<'a>, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    /// An empty list.
+    pub fn new() -> Fields<'a> {
+        Fields { entries: Vec::new() }
+    }
+
+    /// Appends a pair.
+    pub fn push(&mut self, key: impl Into<Cow<'a, str>>, value: Value<'a>) {
+        self.entries.push((key.into(), value));
+    }
+
+    /// The pairs in arrival order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value<'a>)> {
+        self.entries.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// The value of `key` (the last one, when a key repeats, as JSON parsers do).
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        self.entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The string value of `key`, when it is a string.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Value::as_str)
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Fields<'static> {
+        Fields {
+            entries: self.entries.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+                while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+                    let raw: &'de RawValue = map.next_value()?;
+                    entries.push((key, Value::from_raw(raw.get()).map_err(de::Error::custom)?));
+                }
+                Ok(Fields { entries })
+            }
+            fn visit_unit<E>(self) -> Result<Fields<'de>, E> {
+                Ok(Fields::new())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string that borrows from the input when it can.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// An identifier: a string, or a number taken as its text (Segment libraries coerce numeric ids).
+struct Id<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Id<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: &'de RawValue = Deserialize::deserialize(d)?;
+        match Value::from_raw(raw.get()).map_err(de::Error::custom)? {
+            Value::String(s) => Ok(Id(Some(s))),
+            Value::Number(n) => Ok(Id(Some(n))),
+            Value::Null => Ok(Id(None)),
+            _ => Err(de::Error::custom("expected a string or a number")),
+        }
+    }
+}
+
+/// The parts of `context` this crate reads; everything else in it is ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Context<'a> {
+    /// `context.Marketo.marketoCookie`: the user's Munchkin `_mkto_trk` cookie.
+    pub marketo_cookie: Option<Cow<'a, str>>,
+    /// `context.page.url`.
+    pub page_url: Option<Cow<'a, str>>,
+    /// `context.page.referrer`.
+    pub page_referrer: Option<Cow<'a, str>>,
+    /// `context.userAgent`.
+    pub user_agent: Option<Cow<'a, str>>,
+}
+
+impl<'de> Deserialize<'de> for Context<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Marketo<'a> {
+            #[serde(borrow, rename = "marketoCookie", default)]
+            cookie: Option<OptStr<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Page<'a> {
+            #[serde(borrow, default)]
+            url: Option<OptStr<'a>>,
+            #[serde(borrow, default)]
+            referrer: Option<OptStr<'a>>,
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Context<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_unit<E>(self) -> Result<Context<'de>, E> {
+                Ok(Context::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Context<'de>, A::Error> {
+                let mut c = Context::default();
+                while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+                    match key.as_ref() {
+                        "Marketo" => {
+                            if let Some(m) = map.next_value::<Option<Marketo<'de>>>()? {
+                                c.marketo_cookie = m.cookie.and_then(|s| s.0);
+                            }
+                        }
+                        "page" => {
+                            if let Some(p) = map.next_value::<Option<Page<'de>>>()? {
+                                c.page_url = p.url.and_then(|s| s.0);
+                                c.page_referrer = p.referrer.and_then(|s| s.0);
+                            }
+                        }
+                        "userAgent" => c.user_agent = map.next_value::<OptStr<'de>>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(c)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string or null.
+struct OptStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for OptStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(OptStr(Option::<Str<'de>>::deserialize(d)?.map(|s| s.0)))
+    }
+}
+
+/// The `integrations` object, reduced to what matters here: is Marketo enabled?
+///
+/// Rule (Segment's own libraries): a `Marketo` key decides when present (`false` disables, any other
+/// value, including an options object, enables); otherwise `All: false` disables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Integrations {
+    /// The value of `Marketo`: `Some(false)` for `false`, `Some(true)` for anything else.
+    pub marketo: Option<bool>,
+    /// The value of `All`: `Some(false)` for `false`, `Some(true)` for anything else.
+    pub all: Option<bool>,
+}
+
+impl Integrations {
+    /// Whether the message goes to Marketo.
+    pub fn marketo_enabled(&self) -> bool {
+        match self.marketo {
+            Some(enabled) => enabled,
+            None => self.all != Some(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Integrations {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Integrations;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_unit<E>(self) -> Result<Integrations, E> {
+                Ok(Integrations::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Integrations, A::Error> {
+                let mut i = Integrations::default();
+                while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+                    let raw: &'de RawValue = map.next_value()?;
+                    let on = raw.get() != "false";
+                    match key.as_ref() {
+                        "Marketo" => i.marketo = Some(on),
+                        "All" => i.all = Some(on),
+                        _ => {}
+                    }
+                }
+                Ok(i)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The message type (`type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MessageType {
+    /// `identify`
+    Identify,
+    /// `track`
+    Track,
+    /// `page`
+    Page,
+    /// `group`
+    Group,
+    /// `alias`
+    Alias,
+    /// `screen`
+    Screen,
+}
+
+impl MessageType {
+    /// The spec name (`identify`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Identify => "identify",
+            MessageType::Track => "track",
+            MessageType::Page => "page",
+            MessageType::Group => "group",
+            MessageType::Alias => "alias",
+            MessageType::Screen => "screen",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<MessageType> {
+        Some(match name {
+            "identify" => MessageType::Identify,
+            "track" => MessageType::Track,
+            "page" => MessageType::Page,
+            "group" => MessageType::Group,
+            "alias" => MessageType::Alias,
+            "screen" => MessageType::Screen,
+            _ => return None,
+        })
+    }
+}
+
+/// Fields every message type has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Common<'a> {
+    /// `messageId`.
+    pub message_id: Option<Cow<'a, str>>,
+    /// `userId`.
+    pub user_id: Option<Cow<'a, str>>,
+    /// `anonymousId`.
+    pub anonymous_id: Option<Cow<'a, str>>,
+    /// `timestamp`, as sent.
+    pub timestamp: Option<Cow<'a, str>>,
+    /// What this crate reads of `context`.
+    pub context: Context<'a>,
+    /// `integrations`.
+    pub integrations: Integrations,
+}
+
+impl Common<'_> {
+    /// This message as named in errors.
+    pub fn message_ref(&self) -> MessageRef {
+        MessageRef::new(self.message_id.as_deref())
+    }
+}
+
+/// An identify message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Identify<'a> {
+    /// Common fields.
+    pub common: Common<'a>,
+    /// `traits`, in arrival order.
+    pub traits: Fields<'a>,
+}
+
+/// A track message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Track<'a> {
+    /// Common fields.
+    pub common: Common<'a>,
+    /// `event`.
+    pub event: Cow<'a, str>,
+    /// `properties`, in arrival order.
+    pub properties: Fields<'a>,
+}
+
+/// A page message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Page<'a> {
+    /// Common fields.
+    pub common: Common<'a>,
+    /// `name`.
+    pub name: Option<Cow<'a, str>>,
+    /// `properties`, in arrival order.
+    pub properties: Fields<'a>,
+}
+
+/// A Segment message. Parse with [`Message::from_json`] or [`Message::from_slice`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Message<'a> {
+    /// `identify`
+    Identify(Identify<'a>),
+    /// `track`
+    Track(Track<'a>),
+    /// `page`
+    Page(Page<'a>),
+    /// `group`, `alias` or `screen`: recognised, not sent to Marketo.
+    Other(MessageType, Common<'a>),
+}
+
+impl<'a> Message<'a> {
+    /// Parses one message from JSON text. Strings without escapes borrow from `json`.
+    pub fn from_json(json: &'a str) -> Result<Message<'a>, Error> {
+        Self::parse(json.as_bytes(), |seed| seed.deserialize(&mut serde_json::Deserializer::from_str(json)))
+    }
+
+    /// Parses one message from JSON bytes (which must be UTF-8).
+    pub fn from_slice(json: &'a [u8]) -> Result<Message<'a>, Error> {
+        Self::parse(json, |seed| seed.deserialize(&mut serde_json::Deserializer::from_slice(json)))
+    }
+
+    fn parse(bytes: &[u8], run: impl FnOnce(ParsedSeed<'_>) -> Result<Parsed<'a>, serde_json::Error>) -> Result<Message<'a>, Error> {
+        let mut field = "";
+        let parsed = match run(ParsedSeed(&mut field)) {
+            Ok(p) => p,
+            Err(source) => {
+                return Err(Error::InvalidMessage {
+                    message: MessageRef(recover_message_id(bytes)),
+                    field: (!field.is_empty()).then(|| field.to_owned()),
+                    reason: source.to_string(),
+                    source: Some(source),
+                });
+            }
+        };
+        let message = MessageRef::new(parsed.common.message_id.as_deref());
+        let Some(kind) = parsed.kind else {
+            return Err(Error::MissingField { message, field: "type" });
+        };
+        let kind = MessageType::from_name(&kind).ok_or_else(|| Error::InvalidField {
+            message: message.clone(),
+            field: "type".into(),
+            reason: format!("unknown message type {kind:?}"),
+        })?;
+        Ok(match kind {
+            MessageType::Identify => Message::Identify(Identify { common: parsed.common, traits: parsed.traits }),
+            MessageType::Track => {
+                let Some(event) = parsed.event else {
+                    return Err(Error::MissingField { message, field: "event" });
+                };
+                Message::Track(Track { common: parsed.common, event, properties: parsed.properties })
+            }
+            MessageType::Page => Message::Page(Page { common: parsed.common, name: parsed.name, properties: parsed.properties }),
+            other => Message::Other(other, parsed.common),
+        })
+    }
+
+    /// The message type.
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            Message::Identify(_) => MessageType::Identify,
+            Message::Track(_) => MessageType::Track,
+            Message::Page(_) => MessageType::Page,
+            Message::Other(t, _) => *t,
+        }
+    }
+
+    /// The fields every type has.
+    pub fn common(&self) -> &Common<'a> {
+        match self {
+            Message::Identify(m) => &m.common,
+            Message::Track(m) => &m.common,
+            Message::Page(m) => &m.common,
+            Message::Other(_, c) => c,
+        }
+    }
+}
+
+/// On a parse error, the `messageId` if one can still be read from the text.
+fn recover_message_id(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct OnlyId {
+        #[serde(rename = "messageId")]
+        message_id: Option<String>,
+    }
+    serde_json::from_slice::<OnlyId>(bytes).ok().and_then(|m| m.message_id)
+}
+
+struct Parsed<'a> {
+    kind: Option<Cow<'a, str>>,
+    common: Common<'a>,
+    traits: Fields<'a>,
+    event: Option<Cow<'a, str>>,
+    properties: Fields<'a>,
+    name: Option<Cow<'a, str>>,
+}
+
+/// Parses the top-level object, recording the known field being read so an error can name it.
+struct ParsedSeed<'s>(&'s mut &'static str);
+
+const TOP_LEVEL_FIELDS: [&str; 11] =
+    ["type", "messageId", "userId", "anonymousId", "timestamp", "context", "integrations", "traits", "event", "properties", "name"];
+
+impl<'de> DeserializeSeed<'de> for ParsedSeed<'_> {
+    type Value = Parsed<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Parsed<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ParsedSeed<'_> {
+    type Value = Parsed<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Segment message object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed<'de>, A::Error> {
+        let mut p = Parsed { kind: None, common: Common::default(), traits: Fields::new(), event: None, properties: Fields::new(), name: None };
+        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+            let Some(field) = TOP_LEVEL_FIELDS.iter().find(|f| **f == key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            *self.0 = field;
+            match *field {
+                "type" => p.kind = map.next_value::<OptStr<'de>>()?.0,
+                "messageId" => p.common.message_id = map.next_value::<Id<'de>>()?.0,
+                "userId" => p.common.user_id = map.next_value::<Id<'de>>()?.0,
+                "anonymousId" => p.common.anonymous_id = map.next_value::<Id<'de>>()?.0,
+                "timestamp" => p.common.timestamp = map.next_value::<OptStr<'de>>()?.0,
+                "context" => p.common.context = map.next_value()?,
+                "integrations" => p.common.integrations = map.next_value()?,
+                "traits" => p.traits = map.next_value()?,
+                "event" => p.event = map.next_value::<OptStr<'de>>()?.0,
+                "properties" => p.properties = map.next_value()?,
+                _ => p.name = map.next_value::<OptStr<'de>>()?.0,
+            }
+        }
+        *self.0 = "";
+        Ok(p)
+    }
+}
+
+/// Splits a Segment batch object (`{"batch":[…]}`) into its messages' JSON texts; `None` when
+/// `json` is not a batch object.
+pub fn split_batch(json: &str) -> Option<Vec<&str>> {
+    #[derive(Deserialize)]
+    struct Batch<'a> {
+        #[serde(borrow)]
+        batch: Vec<&'a RawValue>,
+    }
+    serde_json::from_str::<Batch<'_>>(json).ok().map(|b| b.batch.into_iter().map(RawValue::get).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_and_number_text() {
+        let m = Message::from_json(r#"{"type":"identify","traits":{"z":1.50,"a":"x","m":{"k": [1, 2]},"n":null,"b":true}}"#).unwrap();
+        let Message::Identify(i) = m else { panic!("not identify") };
+        let keys: Vec<_> = i.traits.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["z", "a", "m", "n", "b"]);
+        let texts: Vec<_> = i.traits.iter().map(|(_, v)| v.to_text().map(|c| c.into_owned())).collect();
+        assert_eq!(
+            texts,
+            [Some("1.50".into()), Some("x".into()), Some(r#"{"k":[1,2]}"#.into()), None, Some("true".into())]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field_and_message() {
+        let err = Message::from_json(r#"{"messageId":"m1","type":"identify","traits":[1]}"#).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("m1") && text.contains("`traits`"), "{text}");
+        let err = Message::from_json(r#"{"messageId":"m2","type":"track"}"#).unwrap_err();
+        assert_eq!(err.to_string(), "message \"m2\": required field `event` is missing");
+        let err = Message::from_json("not json").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidJson);
+    }
+
+    #[test]
+    fn escaped_strings_and_numeric_ids() {
+        let m = Message::from_json(r#"{"type":"identify","userId":42,"traits":{"q":"a\"b\u00e9"}}"#).unwrap();
+        let Message::Identify(i) = m else { panic!() };
+        assert_eq!(i.common.user_id.as_deref(), Some("42"));
+        assert_eq!(i.traits.get_str("q"), Some("a\"bé"));
+    }
+
+    #[test]
+    fn integrations_rule() {
+        let on = |j: &str| serde_json::from_str::<Integrations>(j).unwrap().marketo_enabled();
+        assert!(on("{}"));
+        assert!(!on(r#"{"Marketo":false}"#));
+        assert!(!on(r#"{"All":false}"#));
+        assert!(on(r#"{"All":false,"Marketo":true}"#));
+        assert!(on(r#"{"All":false,"Marketo":{"opt":1}}"#));
+    }
+
+    #[test]
+    fn compact_json_keeps_string_spaces() {
+        let mut s = String::new();
+        write_compact_json("{ \"a b\" : [ 1 , \"x \\\" y\" ] }", &mut s);
+        assert_eq!(s, r#"{"a b":[1,"x \" y"]}"#);
+    }
+}

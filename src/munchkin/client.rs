@@ -1,0 +1,1 @@
+//! Browser-side Munchkin calls as values.

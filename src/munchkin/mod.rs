@@ -1,0 +1,45 @@
+//! Munchkin: the browser calls (`visitWebPage`, `associateLead` and its hash) as values, and the
+//! server-side webevents beacon.
+//!
+//! Sources: segmentio/analytics.js-integrations `integrations/marketo/lib/index.js` (v1) and
+//! `integrations/marketo-v2` (V2), vectors in `../shared/vectors/analytics-js-marketo.json`;
+//! segment-boneyard/marketo-sign for the hash. Marketo retired `associateLead` in 2021; the live
+//! replacement is REST "Associate Lead" (`POST /rest/v1/leads/{id}/associate.json?cookie=…`).
+
+pub mod beacon;
+pub mod client;
+
+/// Appends `text` percent-encoded exactly as JavaScript's `encodeURIComponent` does: everything
+/// but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` of its UTF-8 bytes (upper-case hex).
+pub fn encode_uri_component(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let keep = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')');
+        if !keep {
+            // Bytes start..i are ASCII (kept), so both ends are char boundaries.
+            if start < i {
+                out.push_str(&text[start..i]);
+            }
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+            start = i + 1;
+        }
+    }
+    out.push_str(&text[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_javascript() {
+        // Expected values from node: encodeURIComponent("a b&c=d/é€😀!~*'()")
+        let mut s = String::new();
+        encode_uri_component("a b&c=d/é€😀!~*'()", &mut s);
+        assert_eq!(s, "a%20b%26c%3Dd%2F%C3%A9%E2%82%AC%F0%9F%98%80!~*'()");
+    }
+}

@@ -1,0 +1,1 @@
+//! Reading `syncLead` answers and SOAP faults.
