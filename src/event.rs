@@ -83,7 +83,9 @@ impl<'a> Value<'a> {
         }
     }
 
-    fn from_raw(raw: &'a str) -> Result<Value<'a>, serde_json::Error> {
+    /// Reads one JSON value's text as a `RawValue` holds it (valid JSON, no surrounding
+    /// whitespace), borrowing strings without escapes, numbers, objects and arrays.
+    pub(crate) fn from_raw(raw: &'a str) -> Result<Value<'a>, serde_json::Error> {
         Ok(match raw.as_bytes().first() {
             Some(b'"') => {
                 let inner = &raw[1..raw.len() - 1];

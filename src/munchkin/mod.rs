@@ -9,6 +9,8 @@
 pub mod beacon;
 pub mod client;
 
+use crate::event::{Fields, Value};
+
 /// Appends `text` percent-encoded exactly as JavaScript's `encodeURIComponent` does: everything
 /// but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` of its UTF-8 bytes (upper-case hex).
 pub fn encode_uri_component(text: &str, out: &mut String) {
@@ -31,6 +33,62 @@ pub fn encode_uri_component(text: &str, out: &mut String) {
     out.push_str(&text[start..]);
 }
 
+/// Appends the `visitWebPage` URL of a track, as the browser integration builds it: every space
+/// and underscore in the event name becomes `-`, case kept, `/event/` prefixed unless the name
+/// already starts with it.
+pub fn write_track_path(event: &str, out: &mut String) {
+    if !event.starts_with("/event/") {
+        out.push_str("/event/");
+    }
+    out.extend(event.chars().map(|c| if c == ' ' || c == '_' { '-' } else { c }));
+}
+
+/// Appends the `visitWebPage` params of a track: `key=encodeURIComponent(String(value))&` per
+/// property in arrival order, key not encoded, trailing `&` kept (as the browser integration does).
+pub fn write_track_params(properties: &Fields<'_>, out: &mut String) {
+    let mut text = String::new();
+    for (key, value) in properties.iter() {
+        out.push_str(key);
+        out.push('=');
+        text.clear();
+        js_string(value, &mut text);
+        encode_uri_component(&text, out);
+        out.push('&');
+    }
+}
+
+/// Appends JavaScript's `String(value)`: strings as is, numbers as their JSON text, booleans,
+/// `null` as `null`, objects as `[object Object]`, arrays as their elements' `String` joined by `,`
+/// with `null` elements empty.
+///
+/// Numbers keep their JSON text (`1.50` stays `1.50`, where JavaScript would print `1.5`): the
+/// crate's rule is that numbers arrive as sent.
+pub fn js_string(value: &Value<'_>, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Object(_) => out.push_str("[object Object]"),
+        Value::Array(raw) => js_array_string(raw, out),
+        other => {
+            other.write_text(out);
+        }
+    }
+}
+
+fn js_array_string(raw: &str, out: &mut String) {
+    let Ok(items) = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(raw) else {
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match Value::from_raw(item.get()) {
+            Ok(Value::Null) | Err(_) => {}
+            Ok(v) => js_string(&v, out),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +99,20 @@ mod tests {
         let mut s = String::new();
         encode_uri_component("a b&c=d/é€😀!~*'()", &mut s);
         assert_eq!(s, "a%20b%26c%3Dd%2F%C3%A9%E2%82%AC%F0%9F%98%80!~*'()");
+    }
+
+    #[test]
+    fn track_vectors() {
+        let mut url = String::new();
+        write_track_path("testing_a-page/inMarketo", &mut url);
+        assert_eq!(url, "/event/testing-a-page/inMarketo");
+        url.clear();
+        write_track_path("/event/testing", &mut url);
+        assert_eq!(url, "/event/testing");
+        let props = Fields::from_json(r#"{"one":1,"two":2,"o":{"a":1},"arr":[1,[2,null],{"b":2}],"n":null,"s":"a b"}"#).unwrap();
+        let mut params = String::new();
+        write_track_params(&props, &mut params);
+        // In node: String([1,[2,null],{b:2}]) === "1,2,,[object Object]"
+        assert_eq!(params, "one=1&two=2&o=%5Bobject%20Object%5D&arr=1%2C2%2C%2C%5Bobject%20Object%5D&n=null&s=a%20b&");
     }
 }

@@ -6,3 +6,16 @@
 //! `../shared/marketo-wsdl/README.md`.
 
 pub mod response;
+pub mod envelope;
+pub mod lead;
+pub mod signature;
+
+pub use envelope::write_sync_lead;
+pub use lead::{Attribute, LeadMapping, LeadRecord};
+pub use response::{read_sync_lead, SyncLeadResult, SyncStatus};
+pub use signature::{request_signature, Signer};
+
+/// `SOAPAction` of `syncLead`, quotes included.
+pub const SYNC_LEAD_ACTION: &str = "\"http://www.marketo.com/mktows/syncLead\"";
+/// `Content-Type` of SOAP 1.1 requests.
+pub const CONTENT_TYPE: &str = "text/xml; charset=utf-8";

@@ -1,0 +1,727 @@
+//! A sans-IO outbox that delivers messages to Marketo without losing any to its lock, rate and
+//! quota limits, in the style of quinn-proto: the caller pushes messages and passes time in, the
+//! outbox says what to send and when to wake up, the caller reports each response.
+//!
+//! ```text
+//! push(msg, now) ─▶ poll_transmit(now) ─▶ caller sends ─▶ handle_response(tag, resp, now)
+//!                   poll_timeout()      ◀─ caller sleeps until then, or until a response arrives
+//!                   poll_outcome()      ─▶ one terminal outcome per pushed message
+//! ```
+//!
+//! Rules (issue #3; limits from [`Config`], defaults Marketo's):
+//! - per lead (cookie token, else email): one `syncLead` in flight, at least `lead_lock` between
+//!   the starts of two syncs; identifies for a lead that is waiting are merged trait by trait,
+//!   later message wins, and every merged message gets its own outcome;
+//! - at most `rate_limit` starts per sliding `rate_window` and `max_in_flight` in flight, counting
+//!   every request (SOAP and beacon) against the instance;
+//! - 20016: sign again and resend at once (at most `max_resigns`); 20023/20024: pause everything;
+//!   "Exceeded lock attempts": retry after the lead's lock; 20015 / REST 607: hold everything until
+//!   the next 12:00 AM US Central (fixed UTC-6, see [`crate::time::US_CENTRAL_OFFSET_MINUTES`]);
+//!   20105: remove exactly the fields Marketo names, resend, report them as dropped; transport
+//!   errors and 5xx without a fault: exponential backoff with deterministic jitter, capped attempts
+//!   and age; permanent faults fail at once.
+//! - A request Marketo refused before processing it (signature, throttle, quota, unknown fields)
+//!   does not hold the lead's lock; one that may have been processed (lock fault, 5xx, transport
+//!   error) does.
+//!
+//! Memory: one entry per lead with work pending or a lock still running, one per beacon waiting,
+//! and the pushed-but-unfinished messages, which `queue_limit` caps: `push` refuses beyond it
+//! instead of dropping anything already accepted.
+
+mod config;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+pub use config::Config;
+use config::ms;
+
+use crate::cookie::Cookie;
+use crate::destination::{Answer, MarketoDestination};
+use crate::error::{Error, ErrorKind, MessageRef, Retry};
+use crate::event::Message;
+use crate::plan::{Operation, Plan, SkipReason, Warning};
+use crate::request::{Request, Response};
+use crate::soap::lead::email_of;
+use crate::soap::{Attribute, SyncStatus};
+use crate::time::Timestamp;
+
+/// Names a pushed message; its [`Outcome`] carries the same ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ticket(pub u64);
+
+/// Names one transmission, to match its response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tag(pub u64);
+
+/// A request to send now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Transmit {
+    /// Report the response with this tag.
+    pub tag: Tag,
+    /// The request.
+    pub request: Request,
+}
+
+/// How a message ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// Marketo accepted it.
+    Delivered {
+        /// The Marketo lead id, for a sync.
+        lead_id: Option<i64>,
+        /// CREATED or UPDATED, for a sync.
+        status: Option<SyncStatus>,
+        /// Fields Marketo did not know (20105), removed before the sync went through.
+        dropped_fields: Vec<String>,
+        /// How many messages this one was merged with (0 when it went alone).
+        merged_with: usize,
+    },
+    /// Nothing had to be sent.
+    Skipped(SkipReason),
+    /// It will not be delivered.
+    Failed {
+        /// What kind of failure.
+        kind: ErrorKind,
+        /// Why, in a sentence.
+        reason: String,
+        /// The last Marketo code, when Marketo gave one.
+        code: Option<u32>,
+    },
+}
+
+/// The terminal outcome of one pushed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// The ticket `push` returned.
+    pub ticket: Ticket,
+    /// The message's `messageId`.
+    pub message_id: Option<String>,
+    /// How it ended.
+    pub delivery: Delivery,
+    /// Requests made for it (0 when it never needed one).
+    pub attempts: u32,
+    /// Warnings from planning.
+    pub warnings: Vec<Warning>,
+}
+
+/// Counters, for dashboards and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Messages accepted by `push`.
+    pub pushed: u64,
+    /// Outcomes: delivered.
+    pub delivered: u64,
+    /// Outcomes: failed.
+    pub failed: u64,
+    /// Outcomes: skipped.
+    pub skipped: u64,
+    /// Messages merged into a sync already pending for their lead.
+    pub merged: u64,
+    /// Requests sent again (any reason).
+    pub retries: u64,
+    /// Requests signed again after 20016.
+    pub resigns: u64,
+    /// Times a daily quota fault started a hold.
+    pub quota_holds: u64,
+    /// Messages waiting behind the current quota hold (0 when there is none).
+    pub held: u64,
+    /// Requests in flight.
+    pub in_flight: u64,
+    /// Messages pushed without an outcome yet.
+    pub unresolved: u64,
+}
+
+/// The lead key of a message: the per-lead rules apply per key, so a fleet partitions its stream
+/// by it (see the README, "Delivering"). Identify: the cookie token when the message has a valid
+/// cookie, else the email. Track and page: the cookie token, else the `userId`, else the
+/// `anonymousId` (they have no lock, but keeping a user's events together keeps them in order).
+pub fn lead_key(message: &Message<'_>) -> Option<String> {
+    let common = message.common();
+    let cookie = common.context.marketo_cookie.as_deref().and_then(|c| Cookie::parse(c).ok()).map(|c| c.token.into_owned());
+    match message {
+        Message::Identify(m) => cookie.or_else(|| email_of(m).map(str::to_owned)),
+        _ => cookie.or_else(|| common.user_id.as_deref().or(common.anonymous_id.as_deref()).map(str::to_owned)),
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    ticket: Ticket,
+    message_id: Option<String>,
+    warnings: Vec<Warning>,
+}
+
+#[derive(Debug)]
+struct Job {
+    operation: Operation,
+    entries: Vec<Entry>,
+    /// Attribute name -> index, built on the first merge.
+    index: HashMap<String, usize>,
+    dropped: Vec<String>,
+    attempts: u32,
+    resigns: u32,
+    first_pushed: Timestamp,
+    not_before: Timestamp,
+    last_code: Option<u32>,
+}
+
+impl Job {
+    fn new(operation: Operation, entry: Entry, now: Timestamp) -> Job {
+        Job {
+            operation,
+            entries: vec![entry],
+            index: HashMap::new(),
+            dropped: Vec::new(),
+            attempts: 0,
+            resigns: 0,
+            first_pushed: now,
+            not_before: now,
+            last_code: None,
+        }
+    }
+
+    /// Merges a later job for the same lead into this one: traits one by one, later wins.
+    fn absorb(&mut self, later: Job) {
+        let (Operation::SyncLead(mine), Operation::SyncLead(theirs)) = (&mut self.operation, later.operation) else {
+            return;
+        };
+        if self.index.len() != mine.attributes.len() {
+            self.index = mine.attributes.iter().enumerate().map(|(i, a)| (a.name.to_string(), i)).collect();
+        }
+        mine.email = theirs.email;
+        if theirs.cookie.is_some() {
+            mine.cookie = theirs.cookie;
+        }
+        for attr in theirs.attributes {
+            if self.dropped.iter().any(|d| *d == attr.name) {
+                continue;
+            }
+            match self.index.get(attr.name.as_ref()) {
+                Some(&i) => mine.attributes[i].value = attr.value,
+                None => {
+                    self.index.insert(attr.name.to_string(), mine.attributes.len());
+                    mine.attributes.push(attr);
+                }
+            }
+        }
+        self.entries.extend(later.entries);
+        self.first_pushed = self.first_pushed.min(later.first_pushed);
+    }
+
+    /// Removes the attributes Marketo named as unknown; returns those actually removed.
+    fn strip(&mut self, unknown: &[String]) -> Vec<String> {
+        let Operation::SyncLead(lead) = &mut self.operation else {
+            return Vec::new();
+        };
+        let before: Vec<Attribute<'static>> = std::mem::take(&mut lead.attributes);
+        let mut removed = Vec::new();
+        for attr in before {
+            if unknown.iter().any(|u| u.eq_ignore_ascii_case(&attr.name)) {
+                if !removed.iter().any(|r: &String| *r == attr.name) {
+                    removed.push(attr.name.to_string());
+                }
+            } else {
+                lead.attributes.push(attr);
+            }
+        }
+        self.index.clear();
+        self.dropped.extend(removed.iter().cloned());
+        removed
+    }
+}
+
+#[derive(Debug, Default)]
+struct Lead {
+    pending: Option<Job>,
+    in_flight: bool,
+    last_start: Option<Timestamp>,
+    scheduled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Work {
+    Lead(String),
+    Beacon(u64),
+    /// Forget a lead whose lock has run out, if it is idle.
+    Expire(String),
+}
+
+#[derive(Debug)]
+struct InFlight {
+    work: Work,
+    job: Job,
+    prev_start: Option<Timestamp>,
+}
+
+/// What to do with a job after its response.
+enum Next {
+    Done(Delivery),
+    /// Back to the queue; `restore_lock` when Marketo refused the request before processing it.
+    Retry { at: Timestamp, restore_lock: bool, counts_attempt: bool },
+}
+
+/// The outbox. See the module docs.
+pub struct Outbox<D: MarketoDestination> {
+    destination: D,
+    config: Config,
+    next_ticket: u64,
+    next_tag: u64,
+    next_beacon: u64,
+    leads: HashMap<String, Lead>,
+    beacons: HashMap<u64, Job>,
+    ready: VecDeque<Work>,
+    delayed: BinaryHeap<Reverse<(i64, u64, Work)>>,
+    delayed_seq: u64,
+    in_flight: HashMap<u64, InFlight>,
+    starts: VecDeque<i64>,
+    throttle_until: i64,
+    throttle_streak: u32,
+    quota_until: i64,
+    outcomes: VecDeque<Outcome>,
+    stats: Stats,
+}
+
+impl<D: MarketoDestination> std::fmt::Debug for Outbox<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").field("config", &self.config).field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+impl<D: MarketoDestination> Outbox<D> {
+    /// An outbox planning through `destination`.
+    pub fn new(destination: D, config: Config) -> Outbox<D> {
+        Outbox {
+            destination,
+            config,
+            next_ticket: 0,
+            next_tag: 0,
+            next_beacon: 0,
+            leads: HashMap::new(),
+            beacons: HashMap::new(),
+            ready: VecDeque::new(),
+            delayed: BinaryHeap::new(),
+            delayed_seq: 0,
+            in_flight: HashMap::new(),
+            starts: VecDeque::new(),
+            throttle_until: i64::MIN,
+            throttle_streak: 0,
+            quota_until: i64::MIN,
+            outcomes: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The destination it plans through.
+    pub fn destination(&self) -> &D {
+        &self.destination
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.in_flight = self.in_flight.len() as u64;
+        s.held = if self.quota_until > i64::MIN { s.unresolved.saturating_sub(s.in_flight) } else { 0 };
+        s
+    }
+
+    /// Accepts a message: plans it now and queues its requests. A message that cannot be planned
+    /// (bad input) or needs no request ends at once (see [`Outbox::poll_outcome`]). Refuses with
+    /// [`Error::QueueFull`] when `queue_limit` messages are unresolved; nothing accepted is dropped.
+    pub fn push(&mut self, message: &Message<'_>, now: Timestamp) -> Result<Ticket, Error> {
+        if self.stats.unresolved >= self.config.queue_limit as u64 {
+            return Err(Error::QueueFull {
+                message: MessageRef::new(message.common().message_id.as_deref()),
+                limit: self.config.queue_limit,
+            });
+        }
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        self.stats.pushed += 1;
+        self.stats.unresolved += 1;
+        let message_id = message.common().message_id.as_deref().map(str::to_owned);
+        let plan = self.destination.plan(message, now);
+        let mut entry = Entry { ticket, message_id, warnings: Vec::new() };
+        match plan {
+            Err(e) => {
+                let code = e.fault().and_then(|f| f.code);
+                self.finish_entry(entry, Delivery::Failed { kind: e.kind(), reason: e.to_string(), code }, 0);
+            }
+            Ok(Plan::Skip(reason)) => self.finish_entry(entry, Delivery::Skipped(reason), 0),
+            Ok(Plan::Send { mut steps, warnings }) => {
+                entry.warnings = warnings;
+                // The SOAP destination plans one request per message.
+                let Some(step) = steps.pop().filter(|_| steps.is_empty()) else {
+                    let reason = "the destination planned a number of requests other than one, which this outbox does not support".to_owned();
+                    self.finish_entry(entry, Delivery::Failed { kind: ErrorKind::InvalidField, reason, code: None }, 0);
+                    return Ok(ticket);
+                };
+                let job = Job::new(step.operation, entry, now);
+                self.enqueue(job, now);
+            }
+        }
+        Ok(ticket)
+    }
+
+    fn enqueue(&mut self, job: Job, now: Timestamp) {
+        match &job.operation {
+            Operation::SyncLead(lead) => {
+                let key = lead.lead_key().to_owned();
+                let state = self.leads.entry(key.clone()).or_default();
+                match &mut state.pending {
+                    Some(pending) => {
+                        pending.absorb(job);
+                        self.stats.merged += 1;
+                    }
+                    None => state.pending = Some(job),
+                }
+                self.schedule_lead(key, now);
+            }
+            _ => {
+                let id = self.next_beacon;
+                self.next_beacon += 1;
+                let at = job.not_before;
+                self.beacons.insert(id, job);
+                self.schedule(Work::Beacon(id), at, now);
+            }
+        }
+    }
+
+    fn schedule(&mut self, work: Work, at: Timestamp, now: Timestamp) {
+        if at <= now {
+            self.ready.push_back(work);
+        } else {
+            self.delayed_seq += 1;
+            self.delayed.push(Reverse((at.unix_ms(), self.delayed_seq, work)));
+        }
+    }
+
+    fn lead_ready_at(&self, state: &Lead) -> Timestamp {
+        let lock = state.last_start.map(|t| t.plus_ms(ms(self.config.lead_lock)));
+        let job = state.pending.as_ref().map(|j| j.not_before);
+        match (lock, job) {
+            (Some(a), Some(b)) => a.max(b),
+            (a, b) => a.or(b).unwrap_or(Timestamp::from_unix_ms(i64::MIN)),
+        }
+    }
+
+    fn schedule_lead(&mut self, key: String, now: Timestamp) {
+        let Some(state) = self.leads.get(&key) else { return };
+        if state.scheduled || state.in_flight || state.pending.is_none() {
+            return;
+        }
+        let at = self.lead_ready_at(state);
+        if let Some(state) = self.leads.get_mut(&key) {
+            state.scheduled = true;
+        }
+        self.schedule(Work::Lead(key), at, now);
+    }
+
+    /// The next request that may go out at `now`, or `None`.
+    pub fn poll_transmit(&mut self, now: Timestamp) -> Option<Transmit> {
+        let t = now.unix_ms();
+        while let Some(Reverse((at, _, _))) = self.delayed.peek() {
+            if *at > t {
+                break;
+            }
+            if let Some(Reverse((_, _, work))) = self.delayed.pop() {
+                match work {
+                    Work::Expire(key) => self.expire(&key, now),
+                    work => self.ready.push_back(work),
+                }
+            }
+        }
+        if self.quota_until > i64::MIN && self.quota_until <= t {
+            self.quota_until = i64::MIN; // the hold is over
+        }
+        if self.quota_until > t || self.throttle_until > t || self.in_flight.len() >= self.config.max_in_flight {
+            return None;
+        }
+        let window = ms(self.config.rate_window);
+        while self.starts.front().is_some_and(|&s| s + window <= t) {
+            self.starts.pop_front();
+        }
+        if self.config.rate_limit == 0 || self.starts.len() >= self.config.rate_limit {
+            return None;
+        }
+        while let Some(work) = self.ready.pop_front() {
+            let (job, prev_start) = match &work {
+                Work::Lead(key) => {
+                    let Some(state) = self.leads.get(key) else { continue };
+                    let at = self.lead_ready_at(state);
+                    if state.in_flight || state.pending.is_none() {
+                        if let Some(s) = self.leads.get_mut(key) {
+                            s.scheduled = false;
+                        }
+                        continue;
+                    }
+                    if at > now {
+                        self.schedule(work, at, now);
+                        continue;
+                    }
+                    let Some(state) = self.leads.get_mut(key) else { continue };
+                    let prev = state.last_start.replace(now);
+                    state.in_flight = true;
+                    state.scheduled = false;
+                    let Some(job) = state.pending.take() else { continue };
+                    (job, prev)
+                }
+                Work::Beacon(id) => {
+                    let Some(job) = self.beacons.remove(id) else { continue };
+                    (job, None)
+                }
+                Work::Expire(_) => continue,
+            };
+            match self.destination.render(&job.operation, now) {
+                Ok(request) => {
+                    let tag = self.next_tag;
+                    self.next_tag += 1;
+                    let mut job = job;
+                    job.attempts += 1;
+                    if job.attempts > 1 {
+                        self.stats.retries += 1;
+                    }
+                    self.starts.push_back(t);
+                    self.in_flight.insert(tag, InFlight { work, job, prev_start });
+                    return Some(Transmit { tag: Tag(tag), request });
+                }
+                Err(e) => {
+                    let code = e.fault().and_then(|f| f.code);
+                    let flight = InFlight { work, job, prev_start };
+                    self.complete(flight, Next::Done(Delivery::Failed { kind: e.kind(), reason: e.to_string(), code }), now);
+                }
+            }
+        }
+        None
+    }
+
+    /// When to call [`Outbox::poll_transmit`] again if no response arrives first; `None` when
+    /// nothing is waiting on time.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let mut next = self.delayed.peek().map(|Reverse((at, _, _))| *at);
+        if !self.ready.is_empty() && self.in_flight.len() < self.config.max_in_flight {
+            let mut gate = self.quota_until.max(self.throttle_until);
+            if self.starts.len() >= self.config.rate_limit {
+                if let Some(&first) = self.starts.get(self.starts.len() - self.config.rate_limit) {
+                    gate = gate.max(first + ms(self.config.rate_window));
+                }
+            }
+            next = Some(next.map_or(gate, |n| n.min(gate)));
+        }
+        next.map(|t| Timestamp::from_unix_ms(t.max(i64::MIN + 1)))
+    }
+
+    /// The next terminal outcome, or `None`.
+    pub fn poll_outcome(&mut self) -> Option<Outcome> {
+        self.outcomes.pop_front()
+    }
+
+    /// Reports the response to a transmission. Returns `false` when the tag is not in flight
+    /// (already reported, or never issued), which changes nothing.
+    pub fn handle_response(&mut self, tag: Tag, response: &Response, now: Timestamp) -> bool {
+        let Some(flight) = self.in_flight.remove(&tag.0) else {
+            return false;
+        };
+        let next = match self.destination.read_response(&flight.job.operation, response) {
+            Ok(Answer::SyncLead(result)) => match result.status {
+                SyncStatus::Failed { error } => {
+                    Next::Done(Delivery::Failed { kind: ErrorKind::MarketoFault, reason: format!("Marketo reported the sync FAILED: {error}"), code: None })
+                }
+                status => Next::Done(Delivery::Delivered {
+                    lead_id: result.lead_id,
+                    status: Some(status),
+                    dropped_fields: flight.job.dropped.clone(),
+                    merged_with: flight.job.entries.len() - 1,
+                }),
+            },
+            Ok(_) => Next::Done(Delivery::Delivered { lead_id: None, status: None, dropped_fields: Vec::new(), merged_with: 0 }),
+            Err(e) => {
+                let mut flight = flight;
+                let next = self.on_error(&mut flight.job, e, now);
+                self.complete(flight, next, now);
+                return true;
+            }
+        };
+        self.complete(flight, next, now);
+        true
+    }
+
+    /// Reports that a transmission failed in transport (connection refused or dropped, timeout).
+    /// Returns `false` when the tag is not in flight.
+    pub fn handle_transport_error(&mut self, tag: Tag, error: &str, now: Timestamp) -> bool {
+        let Some(flight) = self.in_flight.remove(&tag.0) else {
+            return false;
+        };
+        let next = self.backoff(&flight.job, now, &format!("transport error: {error}"), ErrorKind::UnexpectedResponse);
+        self.complete(flight, next, now);
+        true
+    }
+
+    fn on_error(&mut self, job: &mut Job, error: Error, now: Timestamp) -> Next {
+        let code = error.fault().and_then(|f| f.code);
+        if code.is_some() {
+            job.last_code = code;
+        }
+        let retry = error.retry();
+        if retry != Some(Retry::Throttle) {
+            self.throttle_streak = 0;
+        }
+        let failed = |reason: String| Next::Done(Delivery::Failed { kind: error.kind(), reason, code });
+        match retry {
+            Some(Retry::Resign) if job.resigns < self.config.max_resigns => {
+                job.resigns += 1;
+                self.stats.resigns += 1;
+                Next::Retry { at: now, restore_lock: true, counts_attempt: false }
+            }
+            Some(Retry::Resign) => failed(format!("{error} (signed again {} times)", job.resigns)),
+            Some(Retry::Throttle) => {
+                let pause = ms(self.config.throttle_pause).saturating_mul(1 << self.throttle_streak.min(16));
+                let pause = pause.min(ms(self.config.rate_window).max(1));
+                self.throttle_streak += 1;
+                self.throttle_until = self.throttle_until.max(now.unix_ms() + pause);
+                Next::Retry { at: now, restore_lock: true, counts_attempt: false }
+            }
+            Some(Retry::AfterQuotaReset) => {
+                let until = now.next_us_central_midnight();
+                if self.quota_until <= now.unix_ms() {
+                    self.stats.quota_holds += 1;
+                }
+                self.quota_until = self.quota_until.max(until.unix_ms());
+                Next::Retry { at: until, restore_lock: true, counts_attempt: false }
+            }
+            Some(Retry::AfterLeadLock) => {
+                let at = now.plus_ms(ms(self.config.lead_lock));
+                if job.attempts >= self.config.max_attempts {
+                    return failed(format!("{error} after {} attempts", job.attempts));
+                }
+                Next::Retry { at, restore_lock: false, counts_attempt: true }
+            }
+            Some(Retry::Later | Retry::Backoff) => self.backoff(job, now, &error.to_string(), error.kind()),
+            Some(Retry::Reauthenticate) => self.backoff(job, now, &error.to_string(), error.kind()),
+            None => match error.fault() {
+                Some(fault) if fault.code == Some(20105) && !fault.unknown_fields.is_empty() => {
+                    if job.strip(&fault.unknown_fields).is_empty() {
+                        // Marketo named fields this sync does not have: resending cannot help.
+                        return failed(error.to_string());
+                    }
+                    Next::Retry { at: now, restore_lock: true, counts_attempt: false }
+                }
+                _ => failed(error.to_string()),
+            },
+        }
+    }
+
+    fn backoff(&self, job: &Job, now: Timestamp, reason: &str, kind: ErrorKind) -> Next {
+        let age = now.ms_since(job.first_pushed);
+        if job.attempts >= self.config.max_attempts || age >= ms(self.config.max_age) {
+            return Next::Done(Delivery::Failed {
+                kind,
+                reason: format!("{reason} (gave up after {} attempts over {} s)", job.attempts, age / 1000),
+                code: job.last_code,
+            });
+        }
+        let exp = ms(self.config.backoff_base).saturating_mul(1i64 << (job.attempts.saturating_sub(1)).min(30));
+        let capped = exp.min(ms(self.config.backoff_max));
+        // Deterministic jitter in [50 %, 100 %] of the delay.
+        let seed = self.config.jitter_seed ^ job.entries.first().map_or(0, |e| e.ticket.0).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(job.attempts);
+        let fraction = 500 + (splitmix(seed) % 501) as i64;
+        Next::Retry { at: now.plus_ms(capped * fraction / 1000), restore_lock: false, counts_attempt: true }
+    }
+
+    fn complete(&mut self, flight: InFlight, next: Next, now: Timestamp) {
+        let InFlight { work, mut job, prev_start } = flight;
+        match next {
+            Next::Done(delivery) => {
+                let attempts = job.attempts;
+                let entries = std::mem::take(&mut job.entries);
+                for entry in entries {
+                    self.finish_entry(entry, delivery.clone(), attempts);
+                }
+                if let Work::Lead(key) = &work {
+                    self.release_lead(key, None, now);
+                }
+            }
+            Next::Retry { at, restore_lock, counts_attempt } => {
+                if !counts_attempt {
+                    job.attempts = job.attempts.saturating_sub(1);
+                }
+                job.not_before = at;
+                match work {
+                    Work::Lead(key) => {
+                        self.release_lead(&key, Some((job, restore_lock.then_some(prev_start))), now);
+                    }
+                    _ => {
+                        let id = self.next_beacon;
+                        self.next_beacon += 1;
+                        self.beacons.insert(id, job);
+                        self.schedule(Work::Beacon(id), at, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends a lead's flight. `retry` puts the job back (older than anything pending, so pending
+    /// traits win), restoring the previous lock start when Marketo did not process the request.
+    fn release_lead(&mut self, key: &str, retry: Option<(Job, Option<Option<Timestamp>>)>, now: Timestamp) {
+        let Some(state) = self.leads.get_mut(key) else { return };
+        state.in_flight = false;
+        if let Some((mut job, restore)) = retry {
+            if let Some(prev) = restore {
+                state.last_start = prev;
+            }
+            if let Some(newer) = state.pending.take() {
+                job.absorb(newer);
+            }
+            state.pending = Some(job);
+        }
+        let expire_at = state.last_start.map(|t| t.plus_ms(ms(self.config.lead_lock)));
+        self.schedule_lead(key.to_owned(), now);
+        if let Some(at) = expire_at {
+            self.delayed_seq += 1;
+            self.delayed.push(Reverse((at.unix_ms(), self.delayed_seq, Work::Expire(key.to_owned()))));
+        }
+    }
+
+    fn expire(&mut self, key: &str, now: Timestamp) {
+        let lock = ms(self.config.lead_lock);
+        if let Some(state) = self.leads.get(key) {
+            let lock_over = state.last_start.is_none_or(|t| t.plus_ms(lock) <= now);
+            if !state.in_flight && state.pending.is_none() && lock_over {
+                self.leads.remove(key);
+            }
+        }
+    }
+
+    fn finish_entry(&mut self, entry: Entry, delivery: Delivery, attempts: u32) {
+        match &delivery {
+            Delivery::Delivered { .. } => self.stats.delivered += 1,
+            Delivery::Skipped(_) => self.stats.skipped += 1,
+            Delivery::Failed { .. } => self.stats.failed += 1,
+        }
+        self.stats.unresolved = self.stats.unresolved.saturating_sub(1);
+        self.outcomes.push_back(Outcome { ticket: entry.ticket, message_id: entry.message_id, delivery, attempts, warnings: entry.warnings });
+    }
+
+    /// Leads currently tracked (pending work or a lock still running): the outbox's memory grows
+    /// with this and with unresolved messages, nothing else.
+    pub fn tracked_leads(&self) -> usize {
+        self.leads.len()
+    }
+
+    /// Whether nothing is pending, in flight or waiting to be polled.
+    pub fn is_idle(&self) -> bool {
+        self.stats.unresolved == 0 && self.outcomes.is_empty()
+    }
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}

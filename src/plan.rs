@@ -1,0 +1,105 @@
+//! What a destination answers for one message: a [`Plan`] of requests with warnings, or a skip.
+
+use serde::Serialize;
+
+use crate::cookie::Cookie;
+use crate::request::Request;
+use crate::soap::LeadRecord;
+
+/// Something the caller should know about a planned message that did not stop it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Warning {
+    /// What kind of warning.
+    pub kind: WarningKind,
+    /// A sentence saying what happened and why.
+    pub message: String,
+}
+
+impl Warning {
+    /// A warning of `kind`.
+    pub fn new(kind: WarningKind, message: impl Into<String>) -> Warning {
+        Warning { kind, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Kinds of [`Warning`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WarningKind {
+    /// `context.Marketo.marketoCookie` did not parse; the lead is synced by email without it.
+    InvalidCookie,
+    /// Characters XML 1.0 cannot carry were removed.
+    RemovedCharacters,
+    /// A nested field has no Marketo counterpart and was not sent.
+    FieldNotSent,
+    /// A value was cut to keep the request within Marketo's limits.
+    Truncated,
+}
+
+/// Why a message needs no request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// `integrations` turns Marketo off for this message.
+    Disabled,
+    /// The message type has no Marketo counterpart (`group`, `alias`, `screen`).
+    UnsupportedType(&'static str),
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::Disabled => f.write_str("integrations disables Marketo for this message"),
+            SkipReason::UnsupportedType(t) => write!(f, "{t} messages have no Marketo counterpart"),
+        }
+    }
+}
+
+/// The semantic content of one planned request, kept so a request can be rendered again (a fresh
+/// signature) or changed (merged traits, fields Marketo does not know removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Operation {
+    /// A SOAP `syncLead` of this lead record.
+    SyncLead(LeadRecord<'static>),
+    /// A Munchkin webevents beacon; the request is final as planned.
+    VisitWebPage {
+        /// The visitor the beacon is for.
+        cookie: Cookie<'static>,
+        /// The planned request.
+        request: Request,
+    },
+}
+
+/// One request of a plan and the operation it carries out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Step {
+    /// What the request does.
+    pub operation: Operation,
+    /// The request, rendered for the `now` the plan was made at.
+    pub request: Request,
+}
+
+/// A destination's answer for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Plan {
+    /// Send these requests, in order.
+    Send {
+        /// The steps.
+        steps: Vec<Step>,
+        /// Things the caller should know.
+        warnings: Vec<Warning>,
+    },
+    /// Send nothing, for this reason.
+    Skip(SkipReason),
+}

@@ -1,0 +1,131 @@
+//! Writing the `syncLead` SOAP envelope.
+//!
+//! Layout follows `../shared/marketo-wsdl/syncLead-envelope-profile.xsd`: only the top-level
+//! `ns1:AuthenticationHeader` and `ns1:paramsSyncLead` are in the `http://www.marketo.com/mktows/`
+//! namespace; their children are unprefixed, in the schema's order (`leadRecord{Email,
+//! leadAttributeList}`, `returnLead`, `marketoCookie`). Text is XML-escaped; characters XML 1.0
+//! cannot carry are removed and counted so the caller can warn. Carriage returns are written as
+//! `&#13;` so they survive XML line-end normalisation.
+
+use super::lead::LeadRecord;
+use super::signature::Signer;
+use crate::time::Timestamp;
+
+const HEAD: &str = concat!(
+    r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+    r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ns1="http://www.marketo.com/mktows/">"#,
+    "<SOAP-ENV:Header><ns1:AuthenticationHeader><mktowsUserId>"
+);
+
+/// Writes the whole `syncLead` envelope for `lead`, signed for `now`, into `out` (appends).
+/// Returns how many characters XML cannot carry were removed (0 in the common case).
+pub fn write_sync_lead(signer: &Signer, now: Timestamp, lead: &LeadRecord<'_>, return_lead: bool, out: &mut String) -> usize {
+    let mut stamp = String::with_capacity(25);
+    now.write_soap(&mut stamp);
+    out.reserve(512 + lead.attributes.iter().map(|a| a.name.len() + a.value.len() + 48).sum::<usize>());
+    let mut removed = 0;
+    out.push_str(HEAD);
+    removed += escape_text(signer.user_id(), out);
+    out.push_str("</mktowsUserId><requestSignature>");
+    let sig = signer.sign(&stamp);
+    out.extend(sig.iter().map(|&b| b as char));
+    out.push_str("</requestSignature><requestTimestamp>");
+    out.push_str(&stamp);
+    out.push_str("</requestTimestamp></ns1:AuthenticationHeader></SOAP-ENV:Header><SOAP-ENV:Body><ns1:paramsSyncLead><leadRecord><Email>");
+    removed += escape_text(&lead.email, out);
+    out.push_str("</Email>");
+    if !lead.attributes.is_empty() {
+        out.push_str("<leadAttributeList>");
+        for attr in &lead.attributes {
+            out.push_str("<attribute><attrName>");
+            removed += escape_text(&attr.name, out);
+            out.push_str("</attrName><attrValue>");
+            removed += escape_text(&attr.value, out);
+            out.push_str("</attrValue></attribute>");
+        }
+        out.push_str("</leadAttributeList>");
+    }
+    out.push_str("</leadRecord><returnLead>");
+    out.push_str(if return_lead { "true" } else { "false" });
+    out.push_str("</returnLead>");
+    if let Some(cookie) = &lead.cookie {
+        out.push_str("<marketoCookie>");
+        let start = out.len();
+        cookie.write(out);
+        // A parsed cookie holds only safe characters except '&'; escape in place.
+        let written = out.split_off(start);
+        removed += escape_text(&written, out);
+        out.push_str("</marketoCookie>");
+    }
+    out.push_str("</ns1:paramsSyncLead></SOAP-ENV:Body></SOAP-ENV:Envelope>");
+    removed
+}
+
+/// Whether XML 1.0 can carry `c` (the `Char` production: tab, LF, CR, U+0020–U+D7FF,
+/// U+E000–U+FFFD, U+10000–U+10FFFF; surrogates cannot occur in a Rust string).
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Appends `text` XML-escaped (`&`, `<`, `>`, `"`, CR as `&#13;`), without the characters XML
+/// cannot carry; returns how many were removed.
+pub fn escape_text(text: &str, out: &mut String) -> usize {
+    let bytes = text.as_bytes();
+    let mut removed = 0;
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (replacement, len): (Option<&str>, usize) = match b {
+            b'&' => (Some("&amp;"), 1),
+            b'<' => (Some("&lt;"), 1),
+            b'>' => (Some("&gt;"), 1),
+            b'"' => (Some("&quot;"), 1),
+            b'\r' => (Some("&#13;"), 1),
+            b'\t' | b'\n' => {
+                i += 1;
+                continue;
+            }
+            0..=0x1F => (None, 1),
+            // U+FFFE and U+FFFF are EF BF BE / EF BF BF in UTF-8.
+            0xEF if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) => (None, 3),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        // Everything before i is whole characters: i sits on an ASCII byte or a lead byte.
+        out.push_str(&text[start..i]);
+        match replacement {
+            Some(r) => out.push_str(r),
+            None => removed += 1,
+        }
+        i += len;
+        start = i;
+    }
+    out.push_str(&text[start..]);
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_removes() {
+        let mut s = String::new();
+        let removed = escape_text("a<b>&\"c'\r\n\t\u{0}\u{1F}\u{FFFE}\u{FFFF}\u{FFFD}]]>é", &mut s);
+        assert_eq!(s, "a&lt;b&gt;&amp;&quot;c'&#13;\n\t\u{FFFD}]]&gt;é");
+        assert_eq!(removed, 4);
+    }
+
+    #[test]
+    fn is_xml_char_matches_escape() {
+        for c in ['\u{0}', '\u{8}', '\u{B}', '\u{C}', '\u{1F}', '\u{FFFE}', '\u{FFFF}'] {
+            assert!(!is_xml_char(c));
+            let mut s = String::new();
+            assert_eq!(escape_text(&c.to_string(), &mut s), 1);
+        }
+        assert!(is_xml_char('\u{7F}') && is_xml_char('\u{10FFFF}'));
+    }
+}

@@ -1,0 +1,217 @@
+//! From an identify message to the Marketo lead record `syncLead` sends.
+//!
+//! Rules (segmentio/segment-docs `src/connections/destinations/catalog/marketo/index.md`, and the
+//! crate's issue #2): the email is `traits.email`, else a `userId` that looks like an email
+//! (`.+@.+\..+`). Every other trait becomes an attribute, in arrival order: `email` is not
+//! repeated, `id` is not sent (Marketo reserves it), `null` is not sent; `userId` is sent as a trait
+//! (appended unless `traits.userId` is already there). An `address` object becomes `City`,
+//! `Country`, `PostalCode` (`postalCode`, else `zip`), `State` and `Address` (`street`); a
+//! `company` object becomes `Company` from its `name`. Other objects and arrays are sent as
+//! compact JSON. Names go through the field map, else the casing.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::casing::TraitCasing;
+use crate::cookie::Cookie;
+use crate::error::Error;
+use crate::event::{Fields, Identify, Value};
+use crate::plan::{Warning, WarningKind};
+
+/// One `leadAttributeList/attribute`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Attribute<'a> {
+    /// `attrName`: the Marketo field name.
+    pub name: Cow<'a, str>,
+    /// `attrValue`: the value as text.
+    pub value: Cow<'a, str>,
+}
+
+impl Attribute<'_> {
+    /// An owned copy.
+    pub fn into_owned(self) -> Attribute<'static> {
+        Attribute { name: Cow::Owned(self.name.into_owned()), value: Cow::Owned(self.value.into_owned()) }
+    }
+}
+
+/// The `leadRecord` of a `syncLead`, plus the cookie that goes beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadRecord<'a> {
+    /// `leadRecord/Email`.
+    pub email: Cow<'a, str>,
+    /// `leadRecord/leadAttributeList`, in order.
+    pub attributes: Vec<Attribute<'a>>,
+    /// `marketoCookie`, when the message carried a valid one.
+    pub cookie: Option<Cookie<'a>>,
+}
+
+impl LeadRecord<'_> {
+    /// An owned copy.
+    pub fn into_owned(self) -> LeadRecord<'static> {
+        LeadRecord {
+            email: Cow::Owned(self.email.into_owned()),
+            attributes: self.attributes.into_iter().map(Attribute::into_owned).collect(),
+            cookie: self.cookie.map(Cookie::into_owned),
+        }
+    }
+
+    /// The key the lead is locked by in Marketo: the cookie token when there is one, else the
+    /// email.
+    pub fn lead_key(&self) -> &str {
+        match &self.cookie {
+            Some(c) => &c.token,
+            None => &self.email,
+        }
+    }
+}
+
+/// How trait keys become Marketo field names: an explicit map first, else a casing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadMapping {
+    /// The casing for keys not in the map.
+    pub casing: TraitCasing,
+    /// Explicit trait key -> Marketo field name.
+    pub field_map: HashMap<String, String>,
+}
+
+impl LeadMapping {
+    /// The Marketo field name for a trait key.
+    pub fn field_name<'k>(&'k self, key: &'k str) -> Cow<'k, str> {
+        if !self.field_map.is_empty() {
+            if let Some(name) = self.field_map.get(key) {
+                return Cow::Borrowed(name);
+            }
+        }
+        self.casing.apply(key)
+    }
+}
+
+/// Whether `text` matches Segment's email test `/.+@.+\..+/` (unanchored; `.` does not match line
+/// terminators).
+pub fn looks_like_email(text: &str) -> bool {
+    text.split(['\n', '\r', '\u{2028}', '\u{2029}']).any(|line| {
+        line.char_indices().any(|(at, c)| {
+            c == '@' && at > 0 && {
+                let after = &line[at + 1..];
+                after.char_indices().any(|(dot, d)| d == '.' && dot > 0 && dot + 1 < after.len())
+            }
+        })
+    })
+}
+
+/// The email of an identify: `traits.email`, else a `userId` that looks like an email.
+pub fn email_of<'m>(msg: &'m Identify<'_>) -> Option<&'m str> {
+    match msg.traits.get_str("email") {
+        Some(e) if !e.trim().is_empty() => Some(e),
+        _ => msg.common.user_id.as_deref().filter(|u| looks_like_email(u)),
+    }
+}
+
+/// Builds the lead record of an identify. Warnings (bad cookie, nested fields not sent) are
+/// appended to `warnings`.
+pub fn lead_record<'a>(msg: &'a Identify<'a>, mapping: &'a LeadMapping, warnings: &mut Vec<Warning>) -> Result<LeadRecord<'a>, Error> {
+    let email = email_of(msg).ok_or_else(|| Error::MissingEmail { message: msg.common.message_ref() })?;
+    let mut attributes = Vec::with_capacity(msg.traits.len() + 4);
+    let mut has_user_id_trait = false;
+    for (key, value) in msg.traits.iter() {
+        match key {
+            "email" | "id" => continue,
+            "userId" => has_user_id_trait = true,
+            _ => {}
+        }
+        match (key, value) {
+            ("address", Value::Object(raw)) => nested(mapping, "address", raw, &ADDRESS_PARTS, &mut attributes, warnings),
+            ("company", Value::Object(raw)) => nested(mapping, "company", raw, &COMPANY_PARTS, &mut attributes, warnings),
+            _ => {
+                if let Some(text) = text_of(value) {
+                    attributes.push(Attribute { name: mapping.field_name(key), value: text });
+                }
+            }
+        }
+    }
+    if let (false, Some(user_id)) = (has_user_id_trait, msg.common.user_id.as_deref()) {
+        attributes.push(Attribute { name: mapping.field_name("userId"), value: Cow::Borrowed(user_id) });
+    }
+    let cookie = msg.common.context.marketo_cookie.as_deref().and_then(|raw| match Cookie::parse(raw) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            warnings.push(Warning::new(
+                WarningKind::InvalidCookie,
+                format!("{}: context.Marketo.marketoCookie not sent: {e}; the lead is synced by email", msg.common.message_ref()),
+            ));
+            None
+        }
+    });
+    Ok(LeadRecord { email: Cow::Borrowed(email), attributes, cookie })
+}
+
+/// The text of a value, borrowing unless it is an object or array (compact JSON).
+fn text_of<'a>(value: &'a Value<'a>) -> Option<Cow<'a, str>> {
+    match value {
+        Value::Null => None,
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Number(n) | Value::String(n) => Some(Cow::Borrowed(n)),
+        other => other.to_text().map(|t| Cow::Owned(t.into_owned())),
+    }
+}
+
+/// (Marketo field, source keys in order of preference) for a flattened object.
+type Parts = [(&'static str, &'static [&'static str])];
+
+const ADDRESS_PARTS: [(&str, &[&str]); 5] = [
+    ("City", &["city"]),
+    ("Country", &["country"]),
+    ("PostalCode", &["postalCode", "zip"]),
+    ("State", &["state"]),
+    ("Address", &["street"]),
+];
+const COMPANY_PARTS: [(&str, &[&str]); 1] = [("Company", &["name"])];
+
+fn nested<'a>(
+    mapping: &'a LeadMapping,
+    parent: &str,
+    raw: &'a str,
+    parts: &Parts,
+    attributes: &mut Vec<Attribute<'a>>,
+    warnings: &mut Vec<Warning>,
+) {
+    let Ok(fields) = Fields::from_json(raw) else {
+        return; // unreachable for text that came from the message parser
+    };
+    for (field, sources) in parts {
+        let value = sources.iter().find_map(|k| fields.get(k).filter(|v| **v != Value::Null));
+        if let Some(text) = value.and_then(|v| v.to_text()) {
+            let name = match mapping.field_map.get(&format!("{parent}.{}", sources[0])) {
+                Some(mapped) => Cow::Borrowed(mapped.as_str()),
+                None => Cow::Borrowed(*field),
+            };
+            attributes.push(Attribute { name, value: Cow::Owned(text.into_owned()) });
+        }
+    }
+    let ignored: Vec<&str> = fields
+        .iter()
+        .filter(|(k, v)| **v != Value::Null && !parts.iter().any(|(_, s)| s.contains(k)))
+        .map(|(k, _)| k)
+        .collect();
+    if !ignored.is_empty() {
+        warnings.push(Warning::new(
+            WarningKind::FieldNotSent,
+            format!("{parent}.{} not sent: Marketo's lead has no field for {}", ignored.join(", "), if ignored.len() == 1 { "it" } else { "them" }),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_test_is_segments() {
+        for yes in ["a@b.c", "x a@b.c y", "@@a.b", "a@.b.c", "a@b..c"] {
+            assert!(looks_like_email(yes), "{yes}");
+        }
+        for no in ["", "a@b", "@b.c", "a@.c", "a@b.", "ab.c", "a\n@b.c"] {
+            assert!(!looks_like_email(no), "{no}");
+        }
+    }
+}
