@@ -391,17 +391,16 @@ fn parse(body: &[u8]) -> Result<Answer, String> {
                 _ => {}
             }
             path.push(name);
-            if capture.is_none() {
-                if let Some(field) = Field::at(&path) {
-                    if fields.get(field as usize).is_some_and(Option::is_none) {
-                        capture = Some(Capture {
-                            field,
-                            depth: path.len(),
-                            text: String::new(),
-                            nil: is_nil(e)?,
-                        });
-                    }
-                }
+            if capture.is_none()
+                && let Some(field) = Field::at(&path)
+                && fields.get(field as usize).is_some_and(Option::is_none)
+            {
+                capture = Some(Capture {
+                    field,
+                    depth: path.len(),
+                    text: String::new(),
+                    nil: is_nil(e)?,
+                });
             }
         }
 
