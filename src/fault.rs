@@ -137,10 +137,10 @@ pub fn unknown_fields(message: &str) -> Vec<String> {
         return Vec::new();
     };
     let mut list = message[colon + 1..].trim();
-    if let Some(open) = list.rfind('(') {
-        if list.ends_with(')') {
-            list = list[..open].trim_end();
-        }
+    if let Some(open) = list.rfind('(')
+        && list.ends_with(')')
+    {
+        list = list[..open].trim_end();
     }
     list.split(',')
         .map(str::trim)

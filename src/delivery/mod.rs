@@ -505,10 +505,10 @@ impl<D: MarketoDestination> Outbox<D> {
         let mut next = self.delayed.peek().map(|Reverse((at, _, _))| *at);
         if !self.ready.is_empty() && self.in_flight.len() < self.config.max_in_flight {
             let mut gate = self.quota_until.max(self.throttle_until);
-            if self.starts.len() >= self.config.rate_limit {
-                if let Some(&first) = self.starts.get(self.starts.len() - self.config.rate_limit) {
-                    gate = gate.max(first + ms(self.config.rate_window));
-                }
+            if self.starts.len() >= self.config.rate_limit
+                && let Some(&first) = self.starts.get(self.starts.len() - self.config.rate_limit)
+            {
+                gate = gate.max(first + ms(self.config.rate_window));
             }
             next = Some(next.map_or(gate, |n| n.min(gate)));
         }

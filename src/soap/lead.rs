@@ -77,10 +77,10 @@ pub struct LeadMapping {
 impl LeadMapping {
     /// The Marketo field name for a trait key.
     pub fn field_name<'k>(&'k self, key: &'k str) -> Cow<'k, str> {
-        if !self.field_map.is_empty() {
-            if let Some(name) = self.field_map.get(key) {
-                return Cow::Borrowed(name);
-            }
+        if !self.field_map.is_empty()
+            && let Some(name) = self.field_map.get(key)
+        {
+            return Cow::Borrowed(name);
         }
         self.casing.apply(key)
     }

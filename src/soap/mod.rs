@@ -12,7 +12,7 @@ pub mod signature;
 
 pub use envelope::write_sync_lead;
 pub use lead::{Attribute, LeadMapping, LeadRecord};
-pub use response::{read_sync_lead, SyncLeadResult, SyncStatus};
+pub use response::{read_fault, read_sync_lead, SyncLeadResult, SyncStatus};
 pub use signature::{request_signature, Signer};
 
 /// `SOAPAction` of `syncLead`, quotes included.
