@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn decodes() {
-        assert_eq!(percent_decode("a%20b+c%2F%C3%A9").as_deref(), Some("a b+c/é"));
+        assert_eq!(
+            percent_decode("a%20b+c%2F%C3%A9").as_deref(),
+            Some("a b+c/é")
+        );
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%4"), None);
         assert_eq!(percent_decode("%FF"), None);

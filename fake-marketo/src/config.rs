@@ -188,9 +188,9 @@ Options (durations take a unit: 300ms, 30s, 5m, 1h; a leading '-' for --clock-of
             let (name, value) = match flag.split_once('=') {
                 Some((name, value)) => (name.to_owned(), value.to_owned()),
                 None => {
-                    let value = words.next().ok_or_else(|| {
-                        ArgsError::Invalid(format!("--{flag} needs a value"))
-                    })?;
+                    let value = words
+                        .next()
+                        .ok_or_else(|| ArgsError::Invalid(format!("--{flag} needs a value")))?;
                     (flag.to_owned(), value)
                 }
             };
@@ -201,7 +201,11 @@ Options (durations take a unit: 300ms, 30s, 5m, 1h; a leading '-' for --clock-of
 
     fn set(&mut self, name: &str, value: &str) -> Result<(), ArgsError> {
         let bad = |what: &str| ArgsError::Invalid(format!("--{name}: {what}, got {value:?}"));
-        let int = || value.parse::<u64>().map_err(|_| bad("expected a whole number"));
+        let int = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| bad("expected a whole number"))
+        };
         let prob = || {
             value
                 .parse::<f64>()
@@ -333,11 +337,17 @@ mod tests {
         let fields = config.known_fields.as_ref().unwrap();
         assert!(fields.contains("Email") && fields.contains("FirstName") && fields.len() == 2);
         assert_eq!(config.lock_window, Duration::from_millis(300));
-        assert_eq!((config.rate_limit, config.rate_window), (5, Duration::from_secs(1)));
+        assert_eq!(
+            (config.rate_limit, config.rate_window),
+            (5, Duration::from_secs(1))
+        );
         assert_eq!(config.max_concurrent, 3);
         assert_eq!(config.latency, Duration::from_millis(50));
         assert_eq!((config.daily_quota, config.seed), (7, 42));
-        assert_eq!((config.fault_rate, config.permanent_fault_rate), (0.25, 0.01));
+        assert_eq!(
+            (config.fault_rate, config.permanent_fault_rate),
+            (0.25, 0.01)
+        );
         assert_eq!(config.workers, 16);
         assert!(!format!("{config:?}").contains("\"k\""));
     }

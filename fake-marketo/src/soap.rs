@@ -2,10 +2,10 @@
 //! `../shared/marketo-wsdl/syncLead-envelope-profile.xsd` and `mktows_2_1.xsd`, checked by hand)
 //! and the writers of Marketo's answers (`successSyncLead` and SOAP faults).
 
-use quick_xml::NsReader;
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
+use quick_xml::{NsReader, XmlVersion};
 
 /// The SOAP 1.1 envelope namespace.
 pub(crate) const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -55,12 +55,19 @@ impl Element {
     }
 }
 
-fn open(reader: &NsReader<&[u8]>, ns: ResolveResult<'_>, e: &BytesStart<'_>) -> Result<Element, String> {
-    let ns = match ns {
-        ResolveResult::Bound(Namespace(ns)) => Some(ns.to_owned()),
-        ResolveResult::Unbound => None,
-        ResolveResult::Unknown(prefix) => return Err(format!("unbound prefix {prefix:?}")),
-    };
+fn owned_ns(ns: ResolveResult<'_>) -> Result<Option<String>, String> {
+    match ns {
+        ResolveResult::Bound(Namespace(ns)) => Ok(Some(ns.to_owned())),
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Unknown(prefix) => Err(format!("unbound prefix {prefix:?}")),
+    }
+}
+
+fn open(
+    reader: &NsReader<&[u8]>,
+    ns: Option<String>,
+    e: &BytesStart<'_>,
+) -> Result<Element, String> {
     let mut nil = false;
     for attr in e.attributes() {
         let attr = attr.map_err(|err| format!("bad attribute: {err}"))?;
@@ -69,7 +76,9 @@ fn open(reader: &NsReader<&[u8]>, ns: ResolveResult<'_>, e: &BytesStart<'_>) -> 
             return Err(format!("unbound attribute prefix {prefix:?}"));
         }
         if attr_ns == ResolveResult::Bound(Namespace(XSI_NS)) && local.as_ref() == "nil" {
-            let value = attr.unescape_value().map_err(|err| format!("bad xsi:nil: {err}"))?;
+            let value = attr
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|err| format!("bad xsi:nil: {err}"))?;
             nil = match value.trim() {
                 "true" | "1" => true,
                 "false" | "0" => false,
@@ -94,15 +103,15 @@ fn parse_tree(xml: &str) -> Result<Element, String> {
         let (ns, event) = reader
             .read_resolved_event()
             .map_err(|err| format!("not well-formed XML: {err}"))?;
-        let ns = ns.into_owned();
+        let ns = owned_ns(ns);
         match event {
             Event::Start(e) | Event::Empty(e) if root.is_some() => {
                 let _ = e;
                 return Err("more than one root element".into());
             }
-            Event::Start(e) => stack.push(open(&reader, ns, &e)?),
+            Event::Start(e) => stack.push(open(&reader, ns?, &e)?),
             Event::Empty(e) => {
-                let element = open(&reader, ns, &e)?;
+                let element = open(&reader, ns?, &e)?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
                     None => root = Some(element),
@@ -183,7 +192,11 @@ fn sequence<'a, const N: usize>(
             ));
         };
         if let Some((_, name, true)) = slots[next..index].iter().find(|(_, _, req)| *req) {
-            return Err(format!("missing {name} before {} in {}", child.label(), parent.label()));
+            return Err(format!(
+                "missing {name} before {} in {}",
+                child.label(),
+                parent.label()
+            ));
         }
         found[index] = Some(child);
         next = index + 1;
@@ -199,7 +212,11 @@ fn sequence<'a, const N: usize>(
 /// The text of a simple-content element: no child elements; `None` when `xsi:nil`.
 fn text_of(element: &Element, nillable: bool) -> Result<Option<String>, String> {
     if let Some(child) = element.children.first() {
-        return Err(format!("{} must hold text, not {}", element.label(), child.label()));
+        return Err(format!(
+            "{} must hold text, not {}",
+            element.label(),
+            child.label()
+        ));
     }
     if element.nil {
         if !nillable {
@@ -224,12 +241,18 @@ pub(crate) fn parse_sync_lead(xml: &str) -> Result<SyncLead, String> {
     let soap = Some(SOAP_NS);
     let mkt = Some(MKT_NS);
     if root.ns.as_deref() != soap || root.name != "Envelope" {
-        return Err(format!("root must be {{{SOAP_NS}}}Envelope, not {}", root.label()));
+        return Err(format!(
+            "root must be {{{SOAP_NS}}}Envelope, not {}",
+            root.label()
+        ));
     }
     let [header, body] = sequence(&root, [(soap, "Header", true), (soap, "Body", true)])?;
     let [auth, context] = sequence(
         header.ok_or("missing Header")?,
-        [(mkt, "AuthenticationHeader", true), (mkt, "MktowsContextHeader", false)],
+        [
+            (mkt, "AuthenticationHeader", true),
+            (mkt, "MktowsContextHeader", false),
+        ],
     )?;
     let [user_id, signature, timestamp, audit, mode] = sequence(
         auth.ok_or("missing AuthenticationHeader")?,
@@ -283,7 +306,9 @@ pub(crate) fn parse_sync_lead(xml: &str) -> Result<SyncLead, String> {
     }
     if let Some(Some(kind)) = foreign_type.map(|e| text_of(e, true)).transpose()? {
         if !["CUSTOM", "SFDC", "NETSUITE"].contains(&kind.trim()) {
-            return Err(format!("ForeignSysType must be CUSTOM, SFDC or NETSUITE, got {kind:?}"));
+            return Err(format!(
+                "ForeignSysType must be CUSTOM, SFDC or NETSUITE, got {kind:?}"
+            ));
         }
     }
     let mut attributes = Vec::new();
@@ -297,7 +322,11 @@ pub(crate) fn parse_sync_lead(xml: &str) -> Result<SyncLead, String> {
             }
             let [name, kind, value] = sequence(
                 item,
-                [(None, "attrName", true), (None, "attrType", false), (None, "attrValue", true)],
+                [
+                    (None, "attrName", true),
+                    (None, "attrType", false),
+                    (None, "attrValue", true),
+                ],
             )?;
             if let Some(kind) = kind {
                 text_of(kind, true)?;
@@ -371,9 +400,13 @@ pub(crate) fn success_xml(
     match record {
         None => xml.push_str("        <leadRecord xsi:nil=\"true\" />\n"),
         Some((email, fields)) => {
-            xml.push_str(&format!("        <leadRecord>\n          <Id>{lead_id}</Id>\n"));
+            xml.push_str(&format!(
+                "        <leadRecord>\n          <Id>{lead_id}</Id>\n"
+            ));
             match email {
-                Some(email) => xml.push_str(&format!("          <Email>{}</Email>\n", escape(email))),
+                Some(email) => {
+                    xml.push_str(&format!("          <Email>{}</Email>\n", escape(email)))
+                }
                 None => xml.push_str("          <Email xsi:nil=\"true\" />\n"),
             }
             xml.push_str("          <ForeignSysPersonId xsi:nil=\"true\" />\n          <ForeignSysType xsi:nil=\"true\" />\n          <leadAttributeList>\n");
@@ -440,7 +473,10 @@ mod tests {
         assert_eq!(lead.attributes[0].value, "George");
         assert_eq!(lead.attributes[1].value, "");
         assert!(lead.return_lead);
-        assert_eq!(cookie_token(lead.cookie.as_deref().unwrap()).as_deref(), Some("_mch-x.com-1-2"));
+        assert_eq!(
+            cookie_token(lead.cookie.as_deref().unwrap()).as_deref(),
+            Some("_mch-x.com-1-2")
+        );
     }
 
     #[test]
@@ -449,26 +485,41 @@ mod tests {
             // wrong order
             envelope("<returnLead>false</returnLead><leadRecord><Email>a@b.c</Email></leadRecord>"),
             // child in the mktows namespace
-            envelope("<ns1:leadRecord><Email>a@b.c</Email></ns1:leadRecord><returnLead>false</returnLead>"),
+            envelope(
+                "<ns1:leadRecord><Email>a@b.c</Email></ns1:leadRecord><returnLead>false</returnLead>",
+            ),
             // default namespace puts children in mktows
-            envelope("<leadRecord xmlns=\"http://www.marketo.com/mktows/\"><Email>a@b.c</Email></leadRecord><returnLead>false</returnLead>"),
+            envelope(
+                "<leadRecord xmlns=\"http://www.marketo.com/mktows/\"><Email>a@b.c</Email></leadRecord><returnLead>false</returnLead>",
+            ),
             // leadRecord children out of order
-            envelope("<leadRecord><leadAttributeList/><Email>a@b.c</Email></leadRecord><returnLead>false</returnLead>"),
+            envelope(
+                "<leadRecord><leadAttributeList/><Email>a@b.c</Email></leadRecord><returnLead>false</returnLead>",
+            ),
             // missing returnLead
             envelope("<leadRecord><Email>a@b.c</Email></leadRecord>"),
             // bad boolean
             envelope("<leadRecord><Email>a@b.c</Email></leadRecord><returnLead>yes</returnLead>"),
             // attrValue before attrName
-            envelope("<leadRecord><Email>a@b.c</Email><leadAttributeList><attribute><attrValue>v</attrValue><attrName>n</attrName></attribute></leadAttributeList></leadRecord><returnLead>false</returnLead>"),
+            envelope(
+                "<leadRecord><Email>a@b.c</Email><leadAttributeList><attribute><attrValue>v</attrValue><attrName>n</attrName></attribute></leadAttributeList></leadRecord><returnLead>false</returnLead>",
+            ),
             // bad ForeignSysType
-            envelope("<leadRecord><Email>a@b.c</Email><ForeignSysType>X</ForeignSysType></leadRecord><returnLead>false</returnLead>"),
+            envelope(
+                "<leadRecord><Email>a@b.c</Email><ForeignSysType>X</ForeignSysType></leadRecord><returnLead>false</returnLead>",
+            ),
             // unknown child
-            envelope("<leadRecord><Email>a@b.c</Email><Phone>1</Phone></leadRecord><returnLead>false</returnLead>"),
+            envelope(
+                "<leadRecord><Email>a@b.c</Email><Phone>1</Phone></leadRecord><returnLead>false</returnLead>",
+            ),
             // wrong root, missing header, not XML
             "<Envelope/>".to_owned(),
-            format!("<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"{SOAP_NS}\"><SOAP-ENV:Body/></SOAP-ENV:Envelope>"),
+            format!(
+                "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"{SOAP_NS}\"><SOAP-ENV:Body/></SOAP-ENV:Envelope>"
+            ),
             "not xml".to_owned(),
-            envelope("<leadRecord><Email>a@b.c</Email></leadRecord><returnLead>false</returnLead>").replace("2010-04-09T14:04:54-07:00", "2010-04-09T21:04:54Z"),
+            envelope("<leadRecord><Email>a@b.c</Email></leadRecord><returnLead>false</returnLead>")
+                .replace("2010-04-09T14:04:54-07:00", "2010-04-09T21:04:54Z"),
         ];
         for xml in cases {
             assert!(parse_sync_lead(&xml).is_err(), "accepted: {xml}");
@@ -482,7 +533,11 @@ mod tests {
             "id=561-HYG-937&token=_mch-a.com-1-2",
             "id%3A561-HYG-937%26token%3A_mch-a.com-1-2",
         ] {
-            assert_eq!(cookie_token(cookie).as_deref(), Some("_mch-a.com-1-2"), "{cookie}");
+            assert_eq!(
+                cookie_token(cookie).as_deref(),
+                Some("_mch-a.com-1-2"),
+                "{cookie}"
+            );
         }
         assert_eq!(cookie_token("id:561-HYG-937"), None);
         assert_eq!(cookie_token("token:"), None);
@@ -492,7 +547,11 @@ mod tests {
     fn fault_matches_the_adobe_example() {
         let expected = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">\n  <SOAP-ENV:Body>\n    <SOAP-ENV:Fault>\n      <faultcode>SOAP-ENV:Client</faultcode>\n      <faultstring>20014 - Authentication failed</faultstring>\n      <detail>\n        <ns1:serviceException xmlns:ns1=\"http://www.marketo.com/mktows/\">\n          <name>mktServiceException</name>\n          <message>Authentication failed (20014)</message>\n          <code>20014</code>\n        </ns1:serviceException>\n      </detail>\n    </SOAP-ENV:Fault>\n  </SOAP-ENV:Body>\n</SOAP-ENV:Envelope>\n";
         assert_eq!(
-            fault_xml(Some(20014), "Authentication failed", "Authentication failed (20014)"),
+            fault_xml(
+                Some(20014),
+                "Authentication failed",
+                "Authentication failed (20014)"
+            ),
             expected
         );
     }

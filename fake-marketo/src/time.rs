@@ -144,7 +144,13 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for ms in [0, 1_270_847_094_000, 951_782_400_000, -86_400_000, 4_102_444_799_000] {
+        for ms in [
+            0,
+            1_270_847_094_000,
+            951_782_400_000,
+            -86_400_000,
+            4_102_444_799_000,
+        ] {
             for off in [0, -420, 330, 14 * 60, -12 * 60] {
                 let text = format_timestamp(ms, off);
                 assert_eq!(parse_timestamp(&text), Some(ms), "{text}");

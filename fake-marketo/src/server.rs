@@ -1,0 +1,655 @@
+//! The worker pool and the rules: every request goes through [`Shared::handle`].
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
+use tiny_http::{Header, Method, Request, Response};
+
+use crate::beacon::{Beacon, parse_beacon};
+use crate::config::Config;
+use crate::counters::{Counters, InjectedFault, Injection, Lead, PermanentFault, Rule, Violation};
+use crate::soap::{SyncLead, cookie_token, fault_xml, parse_sync_lead, success_xml};
+use crate::time::{parse_timestamp, us_central_day};
+
+/// The SOAP endpoint path (Marketo: `https://{id}.mktoapi.com/soap/mktows/2_1`).
+pub(crate) const SOAP_PATH: &str = "/soap/mktows/2_1";
+/// The beacon endpoint path (Marketo: `https://{id}.mktoresp.com/webevents/visitWebPage`).
+pub(crate) const BEACON_PATH: &str = "/webevents/visitWebPage";
+/// The only SOAPAction accepted, quoted as SOAP 1.1 writes it.
+const SOAP_ACTION: &str = "\"http://www.marketo.com/mktows/syncLead\"";
+/// Marketo's body limit.
+const MAX_BODY: u64 = 1_000_000;
+/// Records kept per log (violations); older ones are counted but not kept.
+const MAX_LOG: usize = 10_000;
+const HTML_503: &str = "<html><head><title>503 Service Unavailable</title></head><body><h1>Service Unavailable</h1><p>The server is temporarily unable to service your request.</p></body></html>\n";
+/// What a dropped connection writes instead of an answer: not HTTP, so the client's response
+/// parser fails and it closes the connection (tiny_http gives no way to close it from here).
+const NOT_HTTP: &[u8] = b"connection dropped by fake-marketo\r\n\r\n";
+
+/// A small, seedable generator (SplitMix64): deterministic fault injection without `rand`.
+#[derive(Debug, Clone, Default)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The three numbers drawn for every SOAP or beacon request, whatever its fate, so the
+/// injections depend only on the seed and the order of requests.
+#[derive(Debug, Clone, Copy)]
+struct Draws {
+    transient: f64,
+    kind: u64,
+    permanent: f64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub counters: Counters,
+    requests: u64,
+    in_flight: u64,
+    rng: SplitMix64,
+    window: VecDeque<i64>,
+    quota_day: i64,
+    quota_used: u64,
+    lock_starts: HashMap<String, i64>,
+    leads_in_flight: HashSet<String>,
+    pub leads: Vec<Lead>,
+    by_email: HashMap<String, usize>,
+    by_token: HashMap<String, usize>,
+    pub beacons: Vec<Beacon>,
+    pub injections: Vec<Injection>,
+    pub permanent: Vec<PermanentFault>,
+    pub violations: Vec<Violation>,
+}
+
+impl State {
+    pub(crate) fn lead_by_email(&self, email: &str) -> Option<&Lead> {
+        self.by_email.get(email).map(|&i| &self.leads[i])
+    }
+
+    pub(crate) fn lead_by_token(&self, token: &str) -> Option<&Lead> {
+        self.by_token.get(token).map(|&i| &self.leads[i])
+    }
+}
+
+/// An answer to write.
+enum Answer {
+    /// A SOAP body: 200 for success, 500 for a fault.
+    Soap(u16, String),
+    /// 200, empty body (accepted beacon).
+    Empty,
+    /// A short plain-text answer (400, 404, 405, 429).
+    Text(u16, String),
+    /// Bare 503 with an HTML body.
+    Html503,
+    /// No answer at all.
+    Drop,
+}
+
+fn fault(code: u32, text: &str) -> Answer {
+    Answer::Soap(
+        500,
+        fault_xml(Some(code), text, &format!("{text} ({code})")),
+    )
+}
+
+fn lock_fault() -> Answer {
+    Answer::Soap(
+        500,
+        fault_xml(None, "Exceeded lock attempts", "Exceeded lock attempts"),
+    )
+}
+
+enum Kind {
+    Soap(Result<SyncLead, String>),
+    Beacon(Result<Beacon, String>),
+}
+
+/// Everything the workers share.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub state: Mutex<State>,
+    pub stop: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Shared {
+        let state = State {
+            rng: SplitMix64(config.seed),
+            ..State::default()
+        };
+        Shared {
+            config,
+            state: Mutex::new(state),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A worker: takes requests until asked to stop.
+    pub(crate) fn work(&self, server: &tiny_http::Server) {
+        while !self.stop.load(Ordering::Relaxed) {
+            match server.recv_timeout(Duration::from_millis(50)) {
+                Ok(Some(request)) => self.handle(request),
+                Ok(None) => {}
+                Err(_) => thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    fn handle(&self, mut request: Request) {
+        let url = request.url().to_owned();
+        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+        let kind = match (request.method(), path) {
+            (Method::Post, SOAP_PATH) => Kind::Soap(read_soap(&mut request)),
+            (Method::Get, BEACON_PATH) => {
+                Kind::Beacon(parse_beacon(query, &self.config.munchkin_id))
+            }
+            (_, SOAP_PATH | BEACON_PATH) => {
+                self.count_other();
+                respond(request, Answer::Text(405, "method not allowed\n".into()));
+                return;
+            }
+            _ => {
+                self.count_other();
+                respond(request, Answer::Text(404, "not found\n".into()));
+                return;
+            }
+        };
+        let (answer, held_lock) = self.decide(kind);
+        if !self.config.latency.is_zero() {
+            thread::sleep(self.config.latency);
+        }
+        {
+            let mut state = self.state();
+            state.in_flight -= 1;
+            if let Some(key) = held_lock {
+                state.leads_in_flight.remove(&key);
+            }
+        }
+        respond(request, answer);
+    }
+
+    fn count_other(&self) {
+        let mut state = self.state();
+        state.counters.requests_total += 1;
+        state.counters.not_found += 1;
+    }
+
+    /// Applies the rules in order; returns the answer and the lock key taken, if any.
+    fn decide(&self, kind: Kind) -> (Answer, Option<String>) {
+        let config = &self.config;
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let now = config.now_ms();
+        state.counters.requests_total += 1;
+        match kind {
+            Kind::Soap(_) => state.counters.soap_requests += 1,
+            Kind::Beacon(_) => state.counters.beacon_requests += 1,
+        }
+        state.requests += 1;
+        let request = state.requests;
+        let rng = &mut state.rng;
+        let draws = Draws {
+            transient: rng.next_f64(),
+            kind: rng.next_u64(),
+            permanent: rng.next_f64(),
+        };
+        state.in_flight += 1;
+        state.counters.peak_in_flight = state.counters.peak_in_flight.max(state.in_flight);
+
+        let window = i64::try_from(config.rate_window.as_millis()).unwrap_or(i64::MAX);
+        while state
+            .window
+            .front()
+            .is_some_and(|&start| now.saturating_sub(start) >= window)
+        {
+            state.window.pop_front();
+        }
+        state.window.push_back(now);
+        let is_beacon = matches!(kind, Kind::Beacon(_));
+        let throttle = |code: u32, text: &str| {
+            if is_beacon {
+                Answer::Text(429, format!("{code} - {text}\n"))
+            } else {
+                fault(code, text)
+            }
+        };
+        if state.window.len() > config.rate_limit {
+            let detail = format!(
+                "{} calls started in the last {} ms (limit {})",
+                state.window.len(),
+                window,
+                config.rate_limit
+            );
+            violate(state, request, Rule::Rate, detail);
+            return (throttle(20023, "Rate Limit Exceeded"), None);
+        }
+        if state.in_flight > config.max_concurrent as u64 {
+            let detail = format!(
+                "{} calls in flight (limit {})",
+                state.in_flight, config.max_concurrent
+            );
+            violate(state, request, Rule::Concurrency, detail);
+            return (throttle(20024, "Concurrency Limit Exceeded"), None);
+        }
+        match kind {
+            Kind::Beacon(beacon) => (self.decide_beacon(state, request, draws, beacon), None),
+            Kind::Soap(sync) => self.decide_sync(state, request, draws, now, sync),
+        }
+    }
+
+    fn decide_beacon(
+        &self,
+        state: &mut State,
+        request: u64,
+        draws: Draws,
+        beacon: Result<Beacon, String>,
+    ) -> Answer {
+        let beacon = match beacon {
+            Ok(beacon) => beacon,
+            Err(why) => {
+                let answer = Answer::Text(400, format!("bad beacon: {why}\n"));
+                violate(state, request, Rule::BadBeacon, why);
+                return answer;
+            }
+        };
+        if draws.transient < self.config.fault_rate {
+            let kind = [InjectedFault::Http503, InjectedFault::Drop][(draws.kind % 2) as usize];
+            return inject(state, request, kind);
+        }
+        state.counters.accepted_beacons += 1;
+        state.beacons.push(beacon);
+        Answer::Empty
+    }
+
+    fn decide_sync(
+        &self,
+        state: &mut State,
+        request: u64,
+        draws: Draws,
+        now: i64,
+        sync: Result<SyncLead, String>,
+    ) -> (Answer, Option<String>) {
+        let config = &self.config;
+        let sync = match sync {
+            Ok(sync) => sync,
+            Err(why) => {
+                let answer = Answer::Soap(
+                    500,
+                    fault_xml(
+                        Some(20012),
+                        "Request Not Understood",
+                        &format!("Request Not Understood: {why} (20012)"),
+                    ),
+                );
+                violate(state, request, Rule::Schema, why);
+                return (answer, None);
+            }
+        };
+        let token = sync.cookie.as_deref().and_then(cookie_token);
+        let key = match (&token, &sync.email) {
+            (Some(token), _) => format!("token:{token}"),
+            (None, Some(email)) => format!("email:{email}"),
+            (None, None) => {
+                let why = "leadRecord has no Email and the request no marketoCookie token";
+                let answer = Answer::Soap(
+                    500,
+                    fault_xml(
+                        Some(20012),
+                        "Request Not Understood",
+                        &format!("Request Not Understood: {why} (20012)"),
+                    ),
+                );
+                violate(state, request, Rule::Schema, why.into());
+                return (answer, None);
+            }
+        };
+        if sync.user_id != config.user_id {
+            let detail = format!("mktowsUserId {:?} is not this instance's", sync.user_id);
+            violate(state, request, Rule::Signature, detail);
+            return (fault(20014, "Authentication failed"), None);
+        }
+        let expected = sign(&config.encryption_key, &sync.timestamp, &config.user_id);
+        if sync.signature != expected {
+            let detail = format!(
+                "requestSignature {:?} is not HMAC-SHA1(key, {:?})",
+                sync.signature,
+                format!("{}{}", sync.timestamp, sync.user_id)
+            );
+            violate(state, request, Rule::Signature, detail);
+            return (fault(20014, "Authentication failed"), None);
+        }
+        let sent = parse_timestamp(&sync.timestamp).unwrap_or(i64::MIN);
+        let skew = i64::try_from(config.max_skew.as_millis()).unwrap_or(i64::MAX);
+        if now.abs_diff(sent) > skew.unsigned_abs() {
+            let detail = format!(
+                "requestTimestamp {} is {} ms from the clock (max {} ms)",
+                sync.timestamp,
+                sent.saturating_sub(now),
+                skew
+            );
+            violate(state, request, Rule::Expired, detail);
+            return (fault(20016, "Request Expired"), None);
+        }
+        let day = us_central_day(now);
+        if day != state.quota_day {
+            state.quota_day = day;
+            state.quota_used = 0;
+        }
+        if state.quota_used >= config.daily_quota {
+            let detail = format!("daily quota of {} syncs used", config.daily_quota);
+            violate(state, request, Rule::Quota, detail);
+            return (fault(20015, "Request Limit Exceeded"), None);
+        }
+        let window = i64::try_from(config.lock_window.as_millis()).unwrap_or(i64::MAX);
+        let last = state.lock_starts.get(&key).copied();
+        if state.leads_in_flight.contains(&key)
+            || last.is_some_and(|start| now.saturating_sub(start) < window)
+        {
+            let detail = match last {
+                Some(start) => format!(
+                    "{key} synced {} ms after the previous sync started (lock {window} ms)",
+                    now.saturating_sub(start)
+                ),
+                None => format!("{key} is being synced"),
+            };
+            violate(state, request, Rule::Lock, detail);
+            return (lock_fault(), None);
+        }
+        if draws.transient < config.fault_rate {
+            let kinds = [
+                InjectedFault::Internal,
+                InjectedFault::RateLimit,
+                InjectedFault::ConcurrencyLimit,
+                InjectedFault::Http503,
+                InjectedFault::Drop,
+            ];
+            let kind = kinds[(draws.kind % kinds.len() as u64) as usize];
+            return (inject(state, request, kind), None);
+        }
+        if draws.permanent < config.permanent_fault_rate {
+            state.permanent.push(PermanentFault {
+                request,
+                email: sync.email.clone(),
+                cookie_token: token.clone(),
+            });
+            return (inject(state, request, InjectedFault::Permanent), None);
+        }
+        if let Some(known) = &config.known_fields {
+            let unknown: Vec<&str> = sync
+                .attributes
+                .iter()
+                .map(|a| a.name.as_str())
+                .filter(|name| !known.contains(*name))
+                .collect();
+            if !unknown.is_empty() {
+                let list = unknown.join(", ");
+                let answer = Answer::Soap(
+                    500,
+                    fault_xml(
+                        Some(20105),
+                        "Unknown lead field",
+                        &format!(
+                            "syncLead operation failed: unknown fields for import: {list} (20105)"
+                        ),
+                    ),
+                );
+                violate(state, request, Rule::UnknownFields, list);
+                return (answer, None);
+            }
+        }
+
+        // Accepted: take the lock, spend quota, apply the lead.
+        state.lock_starts.insert(key.clone(), now);
+        state.leads_in_flight.insert(key.clone());
+        state.quota_used += 1;
+        let (index, created) = upsert(state, &sync, token);
+        state.counters.accepted_sync += 1;
+        if created {
+            state.counters.created += 1;
+        } else {
+            state.counters.updated += 1;
+        }
+        let lead = &state.leads[index];
+        let fields: Vec<(String, String)> = lead
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let record = sync
+            .return_lead
+            .then_some((lead.email.as_deref(), fields.as_slice()));
+        (
+            Answer::Soap(200, success_xml(lead.id, created, record)),
+            Some(key),
+        )
+    }
+}
+
+/// Finds the lead (by cookie token, then by email) or creates it, then applies the sync.
+fn upsert(state: &mut State, sync: &SyncLead, token: Option<String>) -> (usize, bool) {
+    let found = token
+        .as_ref()
+        .and_then(|t| state.by_token.get(t))
+        .or_else(|| sync.email.as_ref().and_then(|e| state.by_email.get(e)))
+        .copied();
+    let (index, created) = match found {
+        Some(index) => (index, false),
+        None => {
+            let id = 1001 + state.leads.len() as u64;
+            state.leads.push(Lead {
+                id,
+                email: None,
+                cookie_tokens: Vec::new(),
+                fields: Default::default(),
+                syncs: 0,
+            });
+            (state.leads.len() - 1, true)
+        }
+    };
+    if let Some(email) = &sync.email {
+        if let Some(old) = state.leads[index].email.replace(email.clone()) {
+            if &old != email {
+                state.by_email.remove(&old);
+            }
+        }
+        state.by_email.insert(email.clone(), index);
+    }
+    if let Some(token) = token {
+        if !state.leads[index].cookie_tokens.contains(&token) {
+            state.leads[index].cookie_tokens.push(token.clone());
+        }
+        state.by_token.insert(token, index);
+    }
+    let lead = &mut state.leads[index];
+    for attribute in &sync.attributes {
+        lead.fields
+            .insert(attribute.name.clone(), attribute.value.clone());
+    }
+    lead.syncs += 1;
+    (index, created)
+}
+
+fn violate(state: &mut State, request: u64, rule: Rule, detail: String) {
+    let counters = &mut state.counters;
+    *match rule {
+        Rule::Signature => &mut counters.signature,
+        Rule::Expired => &mut counters.expired,
+        Rule::Schema => &mut counters.schema,
+        Rule::Lock => &mut counters.lock,
+        Rule::Rate => &mut counters.rate,
+        Rule::Concurrency => &mut counters.concurrency,
+        Rule::BadBeacon => &mut counters.bad_beacon,
+        Rule::Quota => &mut counters.quota,
+        Rule::UnknownFields => &mut counters.unknown_fields,
+    } += 1;
+    if state.violations.len() < MAX_LOG {
+        state.violations.push(Violation {
+            request,
+            rule,
+            detail,
+        });
+    }
+}
+
+fn inject(state: &mut State, request: u64, kind: InjectedFault) -> Answer {
+    let counters = &mut state.counters;
+    state.injections.push(Injection { request, kind });
+    match kind {
+        InjectedFault::Internal => {
+            counters.injected_internal += 1;
+            fault(20011, "Internal Error")
+        }
+        InjectedFault::RateLimit => {
+            counters.injected_rate += 1;
+            fault(20023, "Rate Limit Exceeded")
+        }
+        InjectedFault::ConcurrencyLimit => {
+            counters.injected_concurrency += 1;
+            fault(20024, "Concurrency Limit Exceeded")
+        }
+        InjectedFault::Http503 => {
+            counters.injected_http_503 += 1;
+            Answer::Html503
+        }
+        InjectedFault::Drop => {
+            counters.injected_drop += 1;
+            Answer::Drop
+        }
+        InjectedFault::Permanent => {
+            counters.injected_permanent += 1;
+            fault(20017, "Invalid Request")
+        }
+    }
+}
+
+/// Lowercase hex HMAC-SHA1(key = encryption key bytes, message = timestamp + user id).
+fn sign(key: &str, timestamp: &str, user_id: &str) -> String {
+    let Ok(mut mac) = <Hmac<Sha1> as KeyInit>::new_from_slice(key.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(timestamp.as_bytes());
+    mac.update(user_id.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn header<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str())
+}
+
+/// Checks the HTTP framing of a SOAP call and reads its envelope.
+fn read_soap(request: &mut Request) -> Result<SyncLead, String> {
+    let content_type = header(request, "Content-Type").map(str::to_owned);
+    let action = header(request, "SOAPAction").map(str::to_owned);
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|err| format!("could not read the body: {err}"))?;
+    let media_type = content_type
+        .as_deref()
+        .and_then(|ct| ct.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase());
+    if media_type.as_deref() != Some("text/xml") {
+        return Err(format!(
+            "Content-Type must be text/xml, got {content_type:?}"
+        ));
+    }
+    if action.as_deref().map(str::trim) != Some(SOAP_ACTION) {
+        return Err(format!("SOAPAction must be {SOAP_ACTION}, got {action:?}"));
+    }
+    if body.len() as u64 > MAX_BODY {
+        return Err(format!("body larger than {MAX_BODY} bytes"));
+    }
+    let text = String::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
+    parse_sync_lead(&text)
+}
+
+fn with_type<R: Read>(response: Response<R>, value: &str) -> Response<R> {
+    match Header::from_bytes("Content-Type", value) {
+        Ok(header) => response.with_header(header),
+        Err(()) => response,
+    }
+}
+
+fn respond(request: Request, answer: Answer) {
+    let result = match answer {
+        Answer::Soap(status, body) => request.respond(with_type(
+            Response::from_string(body).with_status_code(status),
+            "text/xml; charset=utf-8",
+        )),
+        Answer::Empty => request.respond(Response::empty(200)),
+        Answer::Text(status, body) => request.respond(with_type(
+            Response::from_string(body).with_status_code(status),
+            "text/plain; charset=utf-8",
+        )),
+        Answer::Html503 => request.respond(with_type(
+            Response::from_string(HTML_503).with_status_code(503),
+            "text/html",
+        )),
+        Answer::Drop => {
+            let mut writer = request.into_writer();
+            writer.write_all(NOT_HTTP).and_then(|()| writer.flush())
+        }
+    };
+    // The client may have gone away; nothing to do about it.
+    let _ = result;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_vector() {
+        assert_eq!(
+            sign(
+                crate::VECTOR_ENCRYPTION_KEY,
+                "2010-04-09T14:04:54-07:00",
+                crate::VECTOR_USER_ID
+            ),
+            "ffbff4d4bef354807481e66dc7540f7890523a87"
+        );
+    }
+
+    #[test]
+    fn splitmix_is_deterministic_and_spread() {
+        let mut a = SplitMix64(42);
+        let mut b = SplitMix64(42);
+        let xs: Vec<f64> = (0..1000).map(|_| a.next_f64()).collect();
+        let ys: Vec<f64> = (0..1000).map(|_| b.next_f64()).collect();
+        assert_eq!(xs, ys);
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        let below = xs.iter().filter(|&&x| x < 0.5).count();
+        assert!((400..600).contains(&below), "{below}");
+    }
+}
