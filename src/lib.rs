@@ -66,3 +66,8 @@ pub mod soap;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Retry};
+
+// The README's examples are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
