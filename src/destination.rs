@@ -13,7 +13,7 @@ use crate::munchkin::{write_track_params, write_track_path};
 use crate::plan::{Operation, Plan, SkipReason, Step, Warning, WarningKind};
 use crate::request::{Method, Request, RequestKind, Response};
 use crate::settings::Settings;
-use crate::soap::{self, LeadMapping, LeadRecord, Signer, SyncLeadResult};
+use crate::soap::{self, envelope, LeadMapping, LeadRecord, Signer, SyncLeadResult};
 use crate::time::Timestamp;
 
 /// What Marketo said to one request that succeeded.
@@ -99,20 +99,35 @@ impl SoapDestination {
 
     /// The hot path: writes the `syncLead` envelope of an identify into `out` (appends), warnings
     /// into `warnings`. Reusing `out` and `warnings` across calls avoids their allocations.
+    ///
+    /// It streams: trait names and values go from the parsed message into `out` without an
+    /// intermediate lead record. On error `out` is left as it was.
     pub fn write_sync_lead(&self, msg: &Identify<'_>, now: Timestamp, out: &mut String, warnings: &mut Vec<Warning>) -> Result<(), Error> {
-        let lead = soap::lead::lead_record(msg, &self.mapping, warnings)?;
-        self.write_envelope(&lead, now, out, warnings);
+        let start = out.len();
+        let Some(email) = soap::lead::email_of(msg) else {
+            return Err(Error::MissingEmail { message: msg.common.message_ref() });
+        };
+        let mut removed = envelope::write_head(&self.signer, now, email, out);
+        let body_start = out.len();
+        let result = soap::lead::visit(msg, &self.mapping, warnings, |name, value| {
+            removed += envelope::write_attribute(out, |o| self.mapping.write_escaped(name, o), &value);
+        });
+        let cookie = match result {
+            Ok((_, cookie)) => cookie,
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        };
+        let had_attributes = out.len() > body_start;
+        removed += envelope::write_tail(had_attributes, self.return_lead, cookie.as_ref(), out);
+        removed_warning(removed, warnings);
         Ok(())
     }
 
     fn write_envelope(&self, lead: &LeadRecord<'_>, now: Timestamp, out: &mut String, warnings: &mut Vec<Warning>) {
         let removed = soap::write_sync_lead(&self.signer, now, lead, self.return_lead, out);
-        if removed > 0 {
-            warnings.push(Warning::new(
-                WarningKind::RemovedCharacters,
-                format!("{removed} character(s) XML 1.0 cannot carry (control characters, U+FFFE, U+FFFF) were removed from the envelope"),
-            ));
-        }
+        removed_warning(removed, warnings);
     }
 
     fn sync_request(&self, body: String) -> Request {
@@ -164,6 +179,15 @@ impl SoapDestination {
         }
         let request = Request { kind: RequestKind::VisitWebPage, method: Method::Get, url, headers, body: None };
         Ok(Plan::Send { steps: vec![Step { operation: Operation::VisitWebPage { cookie, request: request.clone() }, request }], warnings })
+    }
+}
+
+fn removed_warning(removed: usize, warnings: &mut Vec<Warning>) {
+    if removed > 0 {
+        warnings.push(Warning::new(
+            WarningKind::RemovedCharacters,
+            format!("{removed} character(s) XML 1.0 cannot carry (control characters, U+FFFE, U+FFFF) were removed from the envelope"),
+        ));
     }
 }
 

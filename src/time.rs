@@ -4,8 +4,6 @@
 //! because Marketo's `requestTimestamp` is signed exactly as written (`2010-04-09T14:04:54-07:00`,
 //! see `../shared/vectors/soap-signatures.tsv`).
 
-use std::fmt::Write as _;
-
 /// An instant, and the UTC offset in which to write it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp {
@@ -115,21 +113,42 @@ impl Timestamp {
     /// Writes `YYYY-MM-DDThh:mm:ss±hh:mm` (no fraction; UTC as `+00:00`), Marketo's
     /// `requestTimestamp` form.
     pub fn write_soap(self, out: &mut String) {
+        out.push_str(self.soap_text().as_str());
+    }
+
+    /// The [`Timestamp::write_soap`] form on the stack (no allocation). Years outside 0..=9999
+    /// are clamped to that range, which `YYYY` can write.
+    pub fn soap_text(self) -> SoapText {
         let local = self.unix_ms.saturating_add(i64::from(self.offset_minutes) * 60 * SECOND);
         let days = local.div_euclid(DAY);
         let secs = local.rem_euclid(DAY) / SECOND;
         let (y, m, d) = civil_from_days(days);
-        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
-        let off = self.offset_minutes.unsigned_abs();
-        let _ = write!(
-            out,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60,
-            off / 60,
-            off % 60
-        );
+        let y = y.clamp(0, 9999);
+        let off = i64::from(self.offset_minutes.unsigned_abs());
+        let mut b = [0u8; 25];
+        let mut put = |at: usize, value: i64, width: usize| {
+            let mut v = value;
+            for i in (0..width).rev() {
+                b[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, y, 4);
+        put(5, m, 2);
+        put(8, d, 2);
+        put(11, secs / 3600, 2);
+        put(14, secs / 60 % 60, 2);
+        put(17, secs % 60, 2);
+        put(20, off / 60, 2);
+        put(23, off % 60, 2);
+        b[4] = b'-';
+        b[7] = b'-';
+        b[10] = b'T';
+        b[13] = b':';
+        b[16] = b':';
+        b[19] = if self.offset_minutes < 0 { b'-' } else { b'+' };
+        b[22] = b':';
+        SoapText(b)
     }
 
     /// The [`Timestamp::write_soap`] form as a new string.
@@ -137,6 +156,24 @@ impl Timestamp {
         let mut s = String::with_capacity(25);
         self.write_soap(&mut s);
         s
+    }
+}
+
+/// A timestamp written as `YYYY-MM-DDThh:mm:ss±hh:mm`, on the stack.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SoapText([u8; 25]);
+
+impl SoapText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for SoapText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -120,3 +120,29 @@ fn envelope_matches_the_shared_testvector_request() {
     let theirs = leaves(&common::shared("marketo-wsdl/examples/syncLead-request-testvector.xml"));
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn streaming_writer_matches_the_plan() {
+    use segment_marketo::casing::TraitCasing;
+    let messages = [
+        TESTVECTOR_MESSAGE,
+        r#"{"type":"identify","userId":"u","traits":{"email":"a@b.co","ßx":"1","<k>":"v\u0001","address":{"city":"X","zip":"1"},"company":{"name":"C"},"o":{"a":[1, 2]},"userId":"t"}}"#,
+        r#"{"type":"identify","userId":"a@b.co","traits":{},"context":{"Marketo":{"marketoCookie":"bad"}}}"#,
+    ];
+    for casing in [TraitCasing::FirstUpper, TraitCasing::Pascal, TraitCasing::Preserve] {
+        let dest = common::destination(|s| {
+            s.trait_casing = casing;
+            s.field_map.insert("o".into(), "Mapped<&>".into());
+        });
+        for json in messages {
+            let msg = Message::from_json(json).unwrap();
+            let Plan::Send { steps, warnings } = dest.plan(&msg, common::vector_now()).unwrap() else { panic!() };
+            let Message::Identify(m) = &msg else { panic!() };
+            let mut out = String::from("prefix");
+            let mut streamed_warnings = Vec::new();
+            dest.write_sync_lead(m, common::vector_now(), &mut out, &mut streamed_warnings).unwrap();
+            assert_eq!(&out["prefix".len()..], steps[0].request.body.as_deref().unwrap(), "{casing:?} {json}");
+            assert_eq!(streamed_warnings, warnings);
+        }
+    }
+}

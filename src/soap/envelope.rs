@@ -8,6 +8,7 @@
 //! `&#13;` so they survive XML line-end normalisation.
 
 use super::lead::LeadRecord;
+use crate::cookie::Cookie;
 use super::signature::Signer;
 use crate::time::Timestamp;
 
@@ -20,41 +21,59 @@ const HEAD: &str = concat!(
 /// Writes the whole `syncLead` envelope for `lead`, signed for `now`, into `out` (appends).
 /// Returns how many characters XML cannot carry were removed (0 in the common case).
 pub fn write_sync_lead(signer: &Signer, now: Timestamp, lead: &LeadRecord<'_>, return_lead: bool, out: &mut String) -> usize {
-    let mut stamp = String::with_capacity(25);
-    now.write_soap(&mut stamp);
     out.reserve(512 + lead.attributes.iter().map(|a| a.name.len() + a.value.len() + 48).sum::<usize>());
-    let mut removed = 0;
+    let mut removed = write_head(signer, now, &lead.email, out);
+    for attr in &lead.attributes {
+        removed += write_attribute(out, |out| escape_text(&attr.name, out), &attr.value);
+    }
+    removed + write_tail(!lead.attributes.is_empty(), return_lead, lead.cookie.as_ref(), out)
+}
+
+/// Writes everything up to and including `<Email>…</Email>`.
+pub(crate) fn write_head(signer: &Signer, now: Timestamp, email: &str, out: &mut String) -> usize {
+    let stamp = now.soap_text();
+    let stamp = stamp.as_str();
     out.push_str(HEAD);
-    removed += escape_text(signer.user_id(), out);
+    let mut removed = escape_text(signer.user_id(), out);
     out.push_str("</mktowsUserId><requestSignature>");
-    let sig = signer.sign(&stamp);
-    out.extend(sig.iter().map(|&b| b as char));
+    let sig = signer.sign(stamp);
+    out.push_str(std::str::from_utf8(&sig).unwrap_or_default());
     out.push_str("</requestSignature><requestTimestamp>");
-    out.push_str(&stamp);
+    out.push_str(stamp);
     out.push_str("</requestTimestamp></ns1:AuthenticationHeader></SOAP-ENV:Header><SOAP-ENV:Body><ns1:paramsSyncLead><leadRecord><Email>");
-    removed += escape_text(&lead.email, out);
+    removed += escape_text(email, out);
     out.push_str("</Email>");
-    if !lead.attributes.is_empty() {
+    removed
+}
+
+/// Writes one `attribute`; the first one also opens `leadAttributeList` (the caller tracks that
+/// through [`write_tail`]'s `had_attributes`). `name` writes the escaped name.
+pub(crate) fn write_attribute(out: &mut String, name: impl FnOnce(&mut String) -> usize, value: &str) -> usize {
+    if !out.ends_with("</attribute>") {
         out.push_str("<leadAttributeList>");
-        for attr in &lead.attributes {
-            out.push_str("<attribute><attrName>");
-            removed += escape_text(&attr.name, out);
-            out.push_str("</attrName><attrValue>");
-            removed += escape_text(&attr.value, out);
-            out.push_str("</attrValue></attribute>");
-        }
+    }
+    out.push_str("<attribute><attrName>");
+    let mut removed = name(out);
+    out.push_str("</attrName><attrValue>");
+    removed += escape_text(value, out);
+    out.push_str("</attrValue></attribute>");
+    removed
+}
+
+/// Writes the rest: closes the attribute list, `returnLead`, `marketoCookie`, the closing tags.
+pub(crate) fn write_tail(had_attributes: bool, return_lead: bool, cookie: Option<&Cookie<'_>>, out: &mut String) -> usize {
+    let mut removed = 0;
+    if had_attributes {
         out.push_str("</leadAttributeList>");
     }
     out.push_str("</leadRecord><returnLead>");
     out.push_str(if return_lead { "true" } else { "false" });
     out.push_str("</returnLead>");
-    if let Some(cookie) = &lead.cookie {
-        out.push_str("<marketoCookie>");
-        let start = out.len();
-        cookie.write(out);
-        // A parsed cookie holds only safe characters except '&'; escape in place.
-        let written = out.split_off(start);
-        removed += escape_text(&written, out);
+    if let Some(cookie) = cookie {
+        out.push_str("<marketoCookie>id:");
+        removed += escape_text(&cookie.munchkin_id, out);
+        out.push_str("&amp;token:");
+        removed += escape_text(&cookie.token, out);
         out.push_str("</marketoCookie>");
     }
     out.push_str("</ns1:paramsSyncLead></SOAP-ENV:Body></SOAP-ENV:Envelope>");

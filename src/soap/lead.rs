@@ -107,11 +107,59 @@ pub fn email_of<'m>(msg: &'m Identify<'_>) -> Option<&'m str> {
     }
 }
 
-/// Builds the lead record of an identify. Warnings (bad cookie, nested fields not sent) are
-/// appended to `warnings`.
-pub fn lead_record<'a>(msg: &'a Identify<'a>, mapping: &'a LeadMapping, warnings: &mut Vec<Warning>) -> Result<LeadRecord<'a>, Error> {
+/// An attribute name before the mapping applies: a trait key (mapped or cased) or a fixed
+/// Marketo field (from a flattened `address` or `company`, or a `fieldMap` entry for one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldName<'a> {
+    /// A trait key; the field map or the casing names it.
+    Trait(&'a str),
+    /// A Marketo field name, final as it is.
+    Fixed(&'a str),
+}
+
+impl LeadMapping {
+    /// The final Marketo name.
+    pub fn resolve<'a>(&'a self, name: FieldName<'a>) -> Cow<'a, str> {
+        match name {
+            FieldName::Trait(key) => self.field_name(key),
+            FieldName::Fixed(field) => Cow::Borrowed(field),
+        }
+    }
+
+    /// Appends the final name XML-escaped, without an intermediate string for the default
+    /// casing; returns how many characters XML cannot carry were removed.
+    pub fn write_escaped(&self, name: FieldName<'_>, out: &mut String) -> usize {
+        use super::envelope::escape_text;
+        match name {
+            FieldName::Fixed(field) => escape_text(field, out),
+            FieldName::Trait(key) => match self.field_map.get(key).filter(|_| !self.field_map.is_empty()) {
+                Some(mapped) => escape_text(mapped, out),
+                None if self.casing == TraitCasing::FirstUpper => {
+                    let mut chars = key.chars();
+                    let Some(first) = chars.next() else { return 0 };
+                    let mut buf = [0u8; 4];
+                    let mut removed = 0;
+                    for up in first.to_uppercase() {
+                        removed += escape_text(up.encode_utf8(&mut buf), out);
+                    }
+                    removed + escape_text(chars.as_str(), out)
+                }
+                None => escape_text(&self.casing.apply(key), out),
+            },
+        }
+    }
+}
+
+/// Walks an identify the way `syncLead` needs it: returns the email and the cookie (a malformed
+/// cookie is a warning), and calls `attribute` for every attribute in order. This is the one
+/// place the trait rules live; [`lead_record`] collects, the envelope writer streams.
+pub fn visit<'a>(
+    msg: &'a Identify<'a>,
+    mapping: &'a LeadMapping,
+    warnings: &mut Vec<Warning>,
+    mut attribute: impl FnMut(FieldName<'a>, Cow<'a, str>),
+) -> Result<(&'a str, Option<Cookie<'a>>), Error> {
     let email = email_of(msg).ok_or_else(|| Error::MissingEmail { message: msg.common.message_ref() })?;
-    let mut attributes = Vec::with_capacity(msg.traits.len() + 4);
     let mut has_user_id_trait = false;
     for (key, value) in msg.traits.iter() {
         match key {
@@ -120,17 +168,17 @@ pub fn lead_record<'a>(msg: &'a Identify<'a>, mapping: &'a LeadMapping, warnings
             _ => {}
         }
         match (key, value) {
-            ("address", Value::Object(raw)) => nested(mapping, "address", raw, &ADDRESS_PARTS, &mut attributes, warnings),
-            ("company", Value::Object(raw)) => nested(mapping, "company", raw, &COMPANY_PARTS, &mut attributes, warnings),
+            ("address", Value::Object(raw)) => nested(msg, mapping, "address", raw, &ADDRESS_PARTS, &mut attribute, warnings),
+            ("company", Value::Object(raw)) => nested(msg, mapping, "company", raw, &COMPANY_PARTS, &mut attribute, warnings),
             _ => {
                 if let Some(text) = text_of(value) {
-                    attributes.push(Attribute { name: mapping.field_name(key), value: text });
+                    attribute(FieldName::Trait(key), text);
                 }
             }
         }
     }
     if let (false, Some(user_id)) = (has_user_id_trait, msg.common.user_id.as_deref()) {
-        attributes.push(Attribute { name: mapping.field_name("userId"), value: Cow::Borrowed(user_id) });
+        attribute(FieldName::Trait("userId"), Cow::Borrowed(user_id));
     }
     let cookie = msg.common.context.marketo_cookie.as_deref().and_then(|raw| match Cookie::parse(raw) {
         Ok(c) => Some(c),
@@ -142,15 +190,23 @@ pub fn lead_record<'a>(msg: &'a Identify<'a>, mapping: &'a LeadMapping, warnings
             None
         }
     });
+    Ok((email, cookie))
+}
+
+/// Builds the lead record of an identify. Warnings (bad cookie, nested fields not sent) are
+/// appended to `warnings`.
+pub fn lead_record<'a>(msg: &'a Identify<'a>, mapping: &'a LeadMapping, warnings: &mut Vec<Warning>) -> Result<LeadRecord<'a>, Error> {
+    let mut attributes = Vec::with_capacity(msg.traits.len() + 4);
+    let (email, cookie) = visit(msg, mapping, warnings, |name, value| attributes.push(Attribute { name: mapping.resolve(name), value }))?;
     Ok(LeadRecord { email: Cow::Borrowed(email), attributes, cookie })
 }
 
 /// The text of a value, borrowing unless it is an object or array (compact JSON).
-fn text_of<'a>(value: &'a Value<'a>) -> Option<Cow<'a, str>> {
+fn text_of<'a>(value: &Value<'a>) -> Option<Cow<'a, str>> {
     match value {
         Value::Null => None,
         Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
-        Value::Number(n) | Value::String(n) => Some(Cow::Borrowed(n)),
+        Value::Number(n) | Value::String(n) => Some(n.clone()),
         other => other.to_text().map(|t| Cow::Owned(t.into_owned())),
     }
 }
@@ -168,11 +224,12 @@ const ADDRESS_PARTS: [(&str, &[&str]); 5] = [
 const COMPANY_PARTS: [(&str, &[&str]); 1] = [("Company", &["name"])];
 
 fn nested<'a>(
+    msg: &Identify<'_>,
     mapping: &'a LeadMapping,
     parent: &str,
     raw: &'a str,
     parts: &Parts,
-    attributes: &mut Vec<Attribute<'a>>,
+    attribute: &mut impl FnMut(FieldName<'a>, Cow<'a, str>),
     warnings: &mut Vec<Warning>,
 ) {
     let Ok(fields) = Fields::from_json(raw) else {
@@ -180,12 +237,13 @@ fn nested<'a>(
     };
     for (field, sources) in parts {
         let value = sources.iter().find_map(|k| fields.get(k).filter(|v| **v != Value::Null));
-        if let Some(text) = value.and_then(|v| v.to_text()) {
-            let name = match mapping.field_map.get(&format!("{parent}.{}", sources[0])) {
-                Some(mapped) => Cow::Borrowed(mapped.as_str()),
-                None => Cow::Borrowed(*field),
+        if let Some(text) = value.and_then(text_of) {
+            let mapped = if mapping.field_map.is_empty() { None } else { mapping.field_map.get(&format!("{parent}.{}", sources[0])) };
+            let name = match mapped {
+                Some(m) => FieldName::Fixed(m.as_str()),
+                None => FieldName::Fixed(field),
             };
-            attributes.push(Attribute { name, value: Cow::Owned(text.into_owned()) });
+            attribute(name, text);
         }
     }
     let ignored: Vec<&str> = fields
@@ -196,7 +254,12 @@ fn nested<'a>(
     if !ignored.is_empty() {
         warnings.push(Warning::new(
             WarningKind::FieldNotSent,
-            format!("{parent}.{} not sent: Marketo's lead has no field for {}", ignored.join(", "), if ignored.len() == 1 { "it" } else { "them" }),
+            format!(
+                "{}: {parent}.{} not sent: Marketo's lead has no field for {}",
+                msg.common.message_ref(),
+                ignored.join(", "),
+                if ignored.len() == 1 { "it" } else { "them" }
+            ),
         ));
     }
 }
