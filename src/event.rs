@@ -195,8 +195,12 @@ impl<'de> Deserialize<'de> for Fields<'de> {
                 f.write_str("an object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+                let mut entries = Vec::new();
                 while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+                    if entries.capacity() == 0 {
+                        // One allocation covers typical messages (serde_json gives no size hint).
+                        entries.reserve(map.size_hint().unwrap_or(32).clamp(1, 1024));
+                    }
                     let raw: &'de RawValue = map.next_value()?;
                     entries.push((key, Value::from_raw(raw.get()).map_err(de::Error::custom)?));
                 }

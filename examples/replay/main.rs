@@ -18,7 +18,9 @@ use segment_marketo::plan::Plan;
 use segment_marketo::settings::Settings;
 use segment_marketo::time::Timestamp;
 use segment_marketo::Error;
-use serde_json::{json, Value};
+use segment_marketo::request::Request;
+use serde::Serialize;
+use serde_json::Value;
 
 const DEMO_MESSAGES: &str = include_str!("demo.jsonl");
 /// Public test-vector credentials (soap-signatures.tsv, first row), labelled as such.
@@ -70,7 +72,16 @@ fn open_input(input: Option<&str>) -> Result<Box<dyn BufRead>, String> {
     Ok(match input {
         Some("-") => stdin(),
         Some(path) => Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?)),
-        None if !std::io::stdin().is_terminal() => stdin(),
+        None if !std::io::stdin().is_terminal() => {
+            let mut input = stdin();
+            // An empty stdin (`< /dev/null`, CI) replays the demo rather than printing nothing.
+            if input.fill_buf().map_err(|e| format!("cannot read stdin: {e}"))?.is_empty() {
+                eprintln!("replay: stdin is empty; replaying the embedded demo");
+                Box::new(DEMO_MESSAGES.as_bytes())
+            } else {
+                input
+            }
+        }
         None => Box::new(DEMO_MESSAGES.as_bytes()),
     })
 }
@@ -134,64 +145,92 @@ enum Side {
     Client(Client),
 }
 
-fn replay_one(side: &Side, line: usize, text: &str, now: Timestamp, counts: &mut Counts) -> Vec<Value> {
-    let head = |msg: Option<&Message<'_>>| {
-        json!({
-            "line": line,
-            "messageId": msg.and_then(|m| m.common().message_id.as_deref()),
-            "type": msg.map(|m| m.message_type().as_str()),
-        })
-    };
-    let with = |mut v: Value, key: &str, value: Value| {
-        v[key] = value;
-        v
-    };
+/// One output line; fields print in this order, absent ones are left out.
+#[derive(Serialize)]
+struct Record<'a> {
+    line: usize,
+    #[serde(rename = "messageId")]
+    message_id: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<&'a Request>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    munchkin: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct ErrorRecord {
+    kind: &'static str,
+    message: String,
+}
+
+fn replay_one(side: &Side, line: usize, text: &str, now: Timestamp, counts: &mut Counts) -> Vec<String> {
+    fn base<'a>(line: usize, msg: Option<&'a Message<'a>>) -> Record<'a> {
+        Record {
+            line,
+            message_id: msg.and_then(|m| m.common().message_id.as_deref()),
+            kind: msg.map(|m| m.message_type().as_str()),
+            request: None,
+            warnings: None,
+            skipped: None,
+            error: None,
+            munchkin: None,
+        }
+    }
+    let print = |r: &Record<'_>| serde_json::to_string(r).unwrap_or_default();
     let error = |msg: Option<&Message<'_>>, e: &Error, counts: &mut Counts| {
         counts.errors += 1;
-        let mut v = head(msg);
-        if msg.is_none() {
-            if let Error::InvalidMessage { message, .. } = e {
-                v["messageId"] = json!(message.0);
-            }
-        }
-        with(v, "error", json!({"kind": e.kind().as_str(), "message": e.to_string()}))
+        let recovered = match e {
+            Error::InvalidMessage { message, .. } => message.0.as_deref(),
+            _ => None,
+        };
+        let mut r = base(line, msg);
+        r.message_id = r.message_id.or(recovered);
+        r.error = Some(ErrorRecord { kind: e.kind().as_str(), message: e.to_string() });
+        print(&r)
     };
     let msg = match Message::from_json(text) {
         Ok(m) => m,
         Err(e) => return vec![error(None, &e, counts)],
     };
+    let skipped = |reason: String, counts: &mut Counts| {
+        counts.skipped += 1;
+        let mut r = base(line, Some(&msg));
+        r.skipped = Some(reason);
+        vec![print(&r)]
+    };
     match side {
         Side::Server(dest) => match dest.plan(&msg, now) {
             Ok(Plan::Send { steps, warnings }) => steps
-                .into_iter()
+                .iter()
                 .map(|step| {
                     counts.requests += 1;
-                    let mut v = with(head(Some(&msg)), "request", json!(step.request));
-                    v["warnings"] = json!(warnings.iter().map(ToString::to_string).collect::<Vec<_>>());
-                    v
+                    let mut r = base(line, Some(&msg));
+                    r.request = Some(&step.request);
+                    r.warnings = Some(warnings.iter().map(ToString::to_string).collect());
+                    print(&r)
                 })
                 .collect(),
-            Ok(Plan::Skip(reason)) => {
-                counts.skipped += 1;
-                vec![with(head(Some(&msg)), "skipped", json!(reason.to_string()))]
-            }
+            Ok(Plan::Skip(reason)) => skipped(reason.to_string(), counts),
             Ok(_) => Vec::new(),
             Err(e) => vec![error(Some(&msg), &e, counts)],
         },
         Side::Client(client) => match client.call(&msg) {
             Ok(Some(call)) => {
                 counts.requests += 1;
-                vec![with(head(Some(&msg)), "munchkin", call.to_json())]
+                let mut r = base(line, Some(&msg));
+                r.munchkin = Some(call.to_json());
+                vec![print(&r)]
             }
-            Ok(None) => {
-                counts.skipped += 1;
-                let reason = if msg.common().integrations.marketo_enabled() {
-                    "no Munchkin call for this message (identify needs an email; group, alias and screen have none)"
-                } else {
-                    "integrations disables Marketo for this message"
-                };
-                vec![with(head(Some(&msg)), "skipped", json!(reason))]
-            }
+            Ok(None) if !msg.common().integrations.marketo_enabled() => skipped("integrations disables Marketo for this message".into(), counts),
+            Ok(None) => skipped("no Munchkin call for this message (identify needs an email; group, alias and screen have none)".into(), counts),
             Err(e) => vec![error(Some(&msg), &e, counts)],
         },
     }
