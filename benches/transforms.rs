@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use segment_marketo::casing::TraitCasing;
 use segment_marketo::cookie::Cookie;
@@ -35,12 +35,16 @@ fn identify(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             warnings.clear();
-            let Message::Identify(m) = Message::from_slice(black_box(IDENTIFY.as_bytes())).unwrap() else { unreachable!() };
+            let Message::Identify(m) = Message::from_slice(black_box(IDENTIFY.as_bytes())).unwrap() else {
+                unreachable!()
+            };
             dest.write_sync_lead(&m, now(), &mut out, &mut warnings).unwrap();
             black_box(out.len())
         })
     });
-    let Message::Identify(parsed) = Message::from_json(IDENTIFY).unwrap() else { unreachable!() };
+    let Message::Identify(parsed) = Message::from_json(IDENTIFY).unwrap() else {
+        unreachable!()
+    };
     g.bench_function("from_parsed", |b| {
         b.iter(|| {
             out.clear();
@@ -79,7 +83,9 @@ fn beacons(c: &mut Criterion) {
                 black_box(dest.plan(&msg, now()).unwrap())
             })
         });
-        g.bench_function("floor", |b| b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(json.as_bytes())).unwrap()));
+        g.bench_function("floor", |b| {
+            b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(json.as_bytes())).unwrap())
+        });
         g.finish();
     }
 }
@@ -90,10 +96,18 @@ fn pieces(c: &mut Criterion) {
     c.bench_function("cookie_parse_urlencoded", |b| {
         b.iter(|| black_box(Cookie::parse(black_box("id%3A561-HYG-937%26token%3A_mch-marketo.com-1374552656411-90718")).unwrap()))
     });
-    let signer = Signer::new("bigcorp1_461839624B16E06BA2D663", &Secret::new("899756834129871744AAEE88DDCC77CDEEDEC1AAAD66"));
-    c.bench_function("signature", |b| b.iter(|| black_box(signer.sign(black_box("2010-04-09T14:04:54-07:00")))));
+    let signer = Signer::new(
+        "bigcorp1_461839624B16E06BA2D663",
+        &Secret::new("899756834129871744AAEE88DDCC77CDEEDEC1AAAD66"),
+    );
+    c.bench_function("signature", |b| {
+        b.iter(|| black_box(signer.sign(black_box("2010-04-09T14:04:54-07:00"))))
+    });
     let mut out = String::new();
-    for (name, casing) in [("casing_first_upper", TraitCasing::FirstUpper), ("casing_pascal", TraitCasing::Pascal)] {
+    for (name, casing) in [
+        ("casing_first_upper", TraitCasing::FirstUpper),
+        ("casing_pascal", TraitCasing::Pascal),
+    ] {
         c.bench_function(name, |b| {
             b.iter(|| {
                 out.clear();

@@ -74,7 +74,10 @@ impl<'a> Cookie<'a> {
         if !is_token(token) {
             return Err(CookieError::BadToken);
         }
-        Ok(Cookie { munchkin_id: Cow::Borrowed(id), token: Cow::Borrowed(token) })
+        Ok(Cookie {
+            munchkin_id: Cow::Borrowed(id),
+            token: Cow::Borrowed(token),
+        })
     }
 
     /// Finds `_mkto_trk` in an HTTP `Cookie` header and parses it; `None` when absent.
@@ -104,7 +107,10 @@ impl<'a> Cookie<'a> {
 
     /// An owned copy.
     pub fn into_owned(self) -> Cookie<'static> {
-        Cookie { munchkin_id: Cow::Owned(self.munchkin_id.into_owned()), token: Cow::Owned(self.token.into_owned()) }
+        Cookie {
+            munchkin_id: Cow::Owned(self.munchkin_id.into_owned()),
+            token: Cow::Owned(self.token.into_owned()),
+        }
     }
 
     /// Writes the canonical `id:…&token:…` form into `out` (appends).
@@ -183,7 +189,10 @@ mod tests {
     fn rejects_with_reasons() {
         assert_eq!(Cookie::parse(""), Err(CookieError::Empty));
         assert_eq!(Cookie::parse("garbage"), Err(CookieError::Shape));
-        assert_eq!(Cookie::parse("id:561-hyg-937&token:_mch-a.com-1374552656411-90718"), Err(CookieError::BadId));
+        assert_eq!(
+            Cookie::parse("id:561-hyg-937&token:_mch-a.com-1374552656411-90718"),
+            Err(CookieError::BadId)
+        );
         assert_eq!(Cookie::parse("id:561-HYG-937&token:mch-a.com-1-2"), Err(CookieError::BadToken));
         assert_eq!(Cookie::parse("id%3"), Err(CookieError::BadEncoding));
         assert_eq!(Cookie::parse("id%FF%FE"), Err(CookieError::BadEncoding));

@@ -13,7 +13,7 @@ use crate::munchkin::{write_track_params, write_track_path};
 use crate::plan::{Operation, Plan, SkipReason, Step, Warning, WarningKind};
 use crate::request::{Method, Request, RequestKind, Response};
 use crate::settings::Settings;
-use crate::soap::{self, envelope, LeadMapping, LeadRecord, Signer, SyncLeadResult};
+use crate::soap::{self, LeadMapping, LeadRecord, Signer, SyncLeadResult, envelope};
 use crate::time::Timestamp;
 
 /// What Marketo said to one request that succeeded.
@@ -80,14 +80,23 @@ impl SoapDestination {
     pub fn new(settings: &Settings) -> Result<SoapDestination, Error> {
         settings.validate_soap()?;
         let (Some(user_id), Some(key), Some(endpoint)) = (&settings.user_id, &settings.encryption_key, &settings.soap_endpoint) else {
-            return Err(Error::InvalidSettings { field: "userId".into(), reason: "missing".into() });
+            return Err(Error::InvalidSettings {
+                field: "userId".into(),
+                reason: "missing".into(),
+            });
         };
         Ok(SoapDestination {
             account_id: settings.account_id.clone(),
             signer: Signer::new(user_id, key),
-            mapping: LeadMapping { casing: settings.trait_casing, field_map: settings.field_map.clone() },
+            mapping: LeadMapping {
+                casing: settings.trait_casing,
+                field_map: settings.field_map.clone(),
+            },
             soap_endpoint: endpoint.clone(),
-            beacon_base: settings.beacon_endpoint.clone().unwrap_or_else(|| format!("https://{}.mktoresp.com", settings.account_id)),
+            beacon_base: settings
+                .beacon_endpoint
+                .clone()
+                .unwrap_or_else(|| format!("https://{}.mktoresp.com", settings.account_id)),
             return_lead: settings.return_lead,
         })
     }
@@ -105,7 +114,9 @@ impl SoapDestination {
     pub fn write_sync_lead(&self, msg: &Identify<'_>, now: Timestamp, out: &mut String, warnings: &mut Vec<Warning>) -> Result<(), Error> {
         let start = out.len();
         let Some(email) = soap::lead::email_of(msg) else {
-            return Err(Error::MissingEmail { message: msg.common.message_ref() });
+            return Err(Error::MissingEmail {
+                message: msg.common.message_ref(),
+            });
         };
         let mut removed = envelope::write_head(&self.signer, now, email, out);
         let body_start = out.len();
@@ -135,7 +146,10 @@ impl SoapDestination {
             kind: RequestKind::SyncLead,
             method: Method::Post,
             url: self.soap_endpoint.clone(),
-            headers: vec![("Content-Type", soap::CONTENT_TYPE.to_owned()), ("SOAPAction", soap::SYNC_LEAD_ACTION.to_owned())],
+            headers: vec![
+                ("Content-Type", soap::CONTENT_TYPE.to_owned()),
+                ("SOAPAction", soap::SYNC_LEAD_ACTION.to_owned()),
+            ],
             body: Some(body),
         }
     }
@@ -148,14 +162,19 @@ impl SoapDestination {
                 Ok(c) => return Ok(c.into_owned()),
                 Err(e) => warnings.push(Warning::new(
                     WarningKind::InvalidCookie,
-                    format!("{}: context.Marketo.marketoCookie ignored: {e}; using a visitor derived from the user id", common.message_ref()),
+                    format!(
+                        "{}: context.Marketo.marketoCookie ignored: {e}; using a visitor derived from the user id",
+                        common.message_ref()
+                    ),
                 )),
             }
         }
         let user = common.user_id.as_deref().or(common.anonymous_id.as_deref());
         match user {
             Some(u) => Ok(Cookie::derive(&self.account_id, u)),
-            None => Err(Error::MissingIdentity { message: common.message_ref() }),
+            None => Err(Error::MissingIdentity {
+                message: common.message_ref(),
+            }),
         }
     }
 
@@ -166,19 +185,41 @@ impl SoapDestination {
         if !cut.is_empty() {
             warnings.push(Warning::new(
                 WarningKind::Truncated,
-                format!("{}: {} cut to keep the beacon URL within Marketo's 8 KB", common.message_ref(), cut.join(" and ")),
+                format!(
+                    "{}: {} cut to keep the beacon URL within Marketo's 8 KB",
+                    common.message_ref(),
+                    cut.join(" and ")
+                ),
             ));
         }
         let mut headers = Vec::new();
         if let Some(ua) = common.context.user_agent.as_deref() {
             let clean: String = ua.chars().filter(|c| !c.is_control()).collect();
             if clean.len() != ua.len() {
-                warnings.push(Warning::new(WarningKind::RemovedCharacters, "control characters removed from context.userAgent"));
+                warnings.push(Warning::new(
+                    WarningKind::RemovedCharacters,
+                    "control characters removed from context.userAgent",
+                ));
             }
             headers.push(("User-Agent", clean));
         }
-        let request = Request { kind: RequestKind::VisitWebPage, method: Method::Get, url, headers, body: None };
-        Ok(Plan::Send { steps: vec![Step { operation: Operation::VisitWebPage { cookie, request: request.clone() }, request }], warnings })
+        let request = Request {
+            kind: RequestKind::VisitWebPage,
+            method: Method::Get,
+            url,
+            headers,
+            body: None,
+        };
+        Ok(Plan::Send {
+            steps: vec![Step {
+                operation: Operation::VisitWebPage {
+                    cookie,
+                    request: request.clone(),
+                },
+                request,
+            }],
+            warnings,
+        })
     }
 }
 
@@ -207,7 +248,13 @@ impl MarketoDestination for SoapDestination {
         let mut body = String::new();
         self.write_envelope(&lead, now, &mut body, &mut warnings);
         let request = self.sync_request(body);
-        Ok(Plan::Send { steps: vec![Step { operation: Operation::SyncLead(lead.into_owned()), request }], warnings })
+        Ok(Plan::Send {
+            steps: vec![Step {
+                operation: Operation::SyncLead(lead.into_owned()),
+                request,
+            }],
+            warnings,
+        })
     }
 
     fn track(&self, msg: &Track<'_>, now: Timestamp) -> Result<Plan, Error> {
@@ -217,7 +264,15 @@ impl MarketoDestination for SoapDestination {
         write_track_params(&msg.properties, &mut query);
         let ctx = &msg.common.context;
         let (host, port, protocol) = ctx.page_url.as_deref().and_then(location).unwrap_or_default();
-        let view = PageView { host: &host, port, protocol, path: &path, query: &query, hash: "", referrer: ctx.page_referrer.as_deref().unwrap_or("") };
+        let view = PageView {
+            host: &host,
+            port,
+            protocol,
+            path: &path,
+            query: &query,
+            hash: "",
+            referrer: ctx.page_referrer.as_deref().unwrap_or(""),
+        };
         self.beacon(&msg.common, &view, now, Vec::new())
     }
 
@@ -235,9 +290,21 @@ impl MarketoDestination for SoapDestination {
             reason: "not an absolute URL".into(),
         })?;
         let (_, path, query, fragment) = beacon::split_url(url);
-        let hash = if fragment.is_empty() { String::new() } else { format!("#{fragment}") };
+        let hash = if fragment.is_empty() {
+            String::new()
+        } else {
+            format!("#{fragment}")
+        };
         let referrer = msg.properties.get_str("referrer").or(ctx.page_referrer.as_deref()).unwrap_or("");
-        let view = PageView { host: &host, port, protocol, path, query, hash: &hash, referrer };
+        let view = PageView {
+            host: &host,
+            port,
+            protocol,
+            path,
+            query,
+            hash: &hash,
+            referrer,
+        };
         self.beacon(&msg.common, &view, now, Vec::new())
     }
 

@@ -234,9 +234,7 @@ impl Error {
                 FaultClass::Reauth => Some(Retry::Reauthenticate),
                 FaultClass::Permanent => None,
             },
-            Error::UnexpectedResponse { status, .. } if *status >= 500 || *status == 429 => {
-                Some(Retry::Backoff)
-            }
+            Error::UnexpectedResponse { status, .. } if *status >= 500 || *status == 429 => Some(Retry::Backoff),
             Error::QueueFull { .. } => Some(Retry::Later),
             _ => None,
         }

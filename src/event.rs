@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, MessageRef};
@@ -181,7 +181,11 @@ impl<'a> Fields<'a> {
     /// An owned copy.
     pub fn into_owned(self) -> Fields<'static> {
         Fields {
-            entries: self.entries.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
+            entries: self
+                .entries
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                .collect(),
         }
     }
 }
@@ -499,12 +503,19 @@ pub enum Message<'a> {
 impl<'a> Message<'a> {
     /// Parses one message from JSON text. Strings without escapes borrow from `json`.
     pub fn from_json(json: &'a str) -> Result<Message<'a>, Error> {
-        Self::parse(json.as_bytes(), |seed| seed.deserialize(&mut serde_json::Deserializer::from_str(json)))
+        Self::parse(json.as_bytes(), |seed| {
+            seed.deserialize(&mut serde_json::Deserializer::from_str(json))
+        })
     }
 
     /// Parses one message from JSON bytes (which must be UTF-8).
     pub fn from_slice(json: &'a [u8]) -> Result<Message<'a>, Error> {
-        Self::parse(json, |seed| seed.deserialize(&mut serde_json::Deserializer::from_slice(json)))
+        // Validating UTF-8 once up front is cheaper than serde_json's slice reader validating
+        // every borrowed raw value again.
+        match std::str::from_utf8(json) {
+            Ok(text) => Self::from_json(text),
+            Err(_) => Self::parse(json, |seed| seed.deserialize(&mut serde_json::Deserializer::from_slice(json))),
+        }
     }
 
     fn parse(bytes: &[u8], run: impl FnOnce(ParsedSeed<'_>) -> Result<Parsed<'a>, serde_json::Error>) -> Result<Message<'a>, Error> {
@@ -530,14 +541,25 @@ impl<'a> Message<'a> {
             reason: format!("unknown message type {kind:?}"),
         })?;
         Ok(match kind {
-            MessageType::Identify => Message::Identify(Identify { common: parsed.common, traits: parsed.traits }),
+            MessageType::Identify => Message::Identify(Identify {
+                common: parsed.common,
+                traits: parsed.traits,
+            }),
             MessageType::Track => {
                 let Some(event) = parsed.event else {
                     return Err(Error::MissingField { message, field: "event" });
                 };
-                Message::Track(Track { common: parsed.common, event, properties: parsed.properties })
+                Message::Track(Track {
+                    common: parsed.common,
+                    event,
+                    properties: parsed.properties,
+                })
             }
-            MessageType::Page => Message::Page(Page { common: parsed.common, name: parsed.name, properties: parsed.properties }),
+            MessageType::Page => Message::Page(Page {
+                common: parsed.common,
+                name: parsed.name,
+                properties: parsed.properties,
+            }),
             other => Message::Other(other, parsed.common),
         })
     }
@@ -585,8 +607,19 @@ struct Parsed<'a> {
 /// Parses the top-level object, recording the known field being read so an error can name it.
 struct ParsedSeed<'s>(&'s mut &'static str);
 
-const TOP_LEVEL_FIELDS: [&str; 11] =
-    ["type", "messageId", "userId", "anonymousId", "timestamp", "context", "integrations", "traits", "event", "properties", "name"];
+const TOP_LEVEL_FIELDS: [&str; 11] = [
+    "type",
+    "messageId",
+    "userId",
+    "anonymousId",
+    "timestamp",
+    "context",
+    "integrations",
+    "traits",
+    "event",
+    "properties",
+    "name",
+];
 
 impl<'de> DeserializeSeed<'de> for ParsedSeed<'_> {
     type Value = Parsed<'de>;
@@ -601,7 +634,14 @@ impl<'de> Visitor<'de> for ParsedSeed<'_> {
         f.write_str("a Segment message object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed<'de>, A::Error> {
-        let mut p = Parsed { kind: None, common: Common::default(), traits: Fields::new(), event: None, properties: Fields::new(), name: None };
+        let mut p = Parsed {
+            kind: None,
+            common: Common::default(),
+            traits: Fields::new(),
+            event: None,
+            properties: Fields::new(),
+            name: None,
+        };
         while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
             let Some(field) = TOP_LEVEL_FIELDS.iter().find(|f| **f == key) else {
                 map.next_value::<IgnoredAny>()?;
@@ -627,6 +667,19 @@ impl<'de> Visitor<'de> for ParsedSeed<'_> {
     }
 }
 
+/// Whether `text` matches Segment's email test `/.+@.+\..+/` (is-email, as facade's `email()`
+/// applies it to `userId`): unanchored, and `.` does not match line terminators.
+pub fn looks_like_email(text: &str) -> bool {
+    text.split(['\n', '\r', '\u{2028}', '\u{2029}']).any(|line| {
+        line.char_indices().any(|(at, c)| {
+            c == '@' && at > 0 && {
+                let after = &line[at + 1..];
+                after.char_indices().any(|(dot, d)| d == '.' && dot > 0 && dot + 1 < after.len())
+            }
+        })
+    })
+}
+
 /// Splits a Segment batch object (`{"batch":[…]}`) into its messages' JSON texts; `None` when
 /// `json` is not a batch object.
 pub fn split_batch(json: &str) -> Option<Vec<&str>> {
@@ -635,7 +688,9 @@ pub fn split_batch(json: &str) -> Option<Vec<&str>> {
         #[serde(borrow)]
         batch: Vec<&'a RawValue>,
     }
-    serde_json::from_str::<Batch<'_>>(json).ok().map(|b| b.batch.into_iter().map(RawValue::get).collect())
+    serde_json::from_str::<Batch<'_>>(json)
+        .ok()
+        .map(|b| b.batch.into_iter().map(RawValue::get).collect())
 }
 
 #[cfg(test)]
@@ -651,7 +706,13 @@ mod tests {
         let texts: Vec<_> = i.traits.iter().map(|(_, v)| v.to_text().map(|c| c.into_owned())).collect();
         assert_eq!(
             texts,
-            [Some("1.50".into()), Some("x".into()), Some(r#"{"k":[1,2]}"#.into()), None, Some("true".into())]
+            [
+                Some("1.50".into()),
+                Some("x".into()),
+                Some(r#"{"k":[1,2]}"#.into()),
+                None,
+                Some("true".into())
+            ]
         );
     }
 
@@ -672,6 +733,27 @@ mod tests {
         let Message::Identify(i) = m else { panic!() };
         assert_eq!(i.common.user_id.as_deref(), Some("42"));
         assert_eq!(i.traits.get_str("q"), Some("a\"bé"));
+    }
+
+    #[test]
+    fn email_test_is_segments() {
+        for yes in ["a@b.c", "x a@b.c y", "@@a.b", "@a@b.c", "a@.b.c", "a@b..c", "é@é.é", "bad\na@b.c"] {
+            assert!(looks_like_email(yes), "{yes:?}");
+        }
+        for no in [
+            "",
+            "a@b",
+            "@b.c",
+            "a@.c",
+            "a@b.",
+            "ab.c",
+            "a\n@b.c",
+            "a@b\n.c",
+            "a\u{2028}@b.c",
+            "id",
+        ] {
+            assert!(!looks_like_email(no), "{no:?}");
+        }
     }
 
     #[test]

@@ -19,7 +19,10 @@ pub struct Warning {
 impl Warning {
     /// A warning of `kind`.
     pub fn new(kind: WarningKind, message: impl Into<String>) -> Warning {
-        Warning { kind, message: message.into() }
+        Warning {
+            kind,
+            message: message.into(),
+        }
     }
 }
 

@@ -22,12 +22,18 @@ pub const US_CENTRAL_OFFSET_MINUTES: i16 = -360;
 impl Timestamp {
     /// The instant `unix_ms` milliseconds after the epoch, written in UTC (`+00:00`).
     pub fn from_unix_ms(unix_ms: i64) -> Timestamp {
-        Timestamp { unix_ms, offset_minutes: 0 }
+        Timestamp {
+            unix_ms,
+            offset_minutes: 0,
+        }
     }
 
     /// The same instant, written with `offset_minutes` east of UTC (clamped to ±23:59).
     pub fn with_offset_minutes(self, offset_minutes: i16) -> Timestamp {
-        Timestamp { unix_ms: self.unix_ms, offset_minutes: offset_minutes.clamp(-1439, 1439) }
+        Timestamp {
+            unix_ms: self.unix_ms,
+            offset_minutes: offset_minutes.clamp(-1439, 1439),
+        }
     }
 
     /// Milliseconds since the Unix epoch.
@@ -42,7 +48,10 @@ impl Timestamp {
 
     /// This instant plus `ms` milliseconds (saturating), same offset.
     pub fn plus_ms(self, ms: i64) -> Timestamp {
-        Timestamp { unix_ms: self.unix_ms.saturating_add(ms), offset_minutes: self.offset_minutes }
+        Timestamp {
+            unix_ms: self.unix_ms.saturating_add(ms),
+            offset_minutes: self.offset_minutes,
+        }
     }
 
     /// Milliseconds from `earlier` to `self` (negative when `earlier` is later).
@@ -56,7 +65,10 @@ impl Timestamp {
         let shift = i64::from(US_CENTRAL_OFFSET_MINUTES) * 60 * SECOND;
         let local = self.unix_ms.saturating_add(shift);
         let next_local = (local.div_euclid(DAY) + 1).saturating_mul(DAY);
-        Timestamp { unix_ms: next_local.saturating_sub(shift), offset_minutes: self.offset_minutes }
+        Timestamp {
+            unix_ms: next_local.saturating_sub(shift),
+            offset_minutes: self.offset_minutes,
+        }
     }
 
     /// Parses RFC 3339 (`2024-01-02T03:04:05Z`, `…+02:00`, optional fraction) keeping its offset.
@@ -107,7 +119,10 @@ impl Timestamp {
         };
         let days = days_from_civil(year, month, day);
         let local_ms = ((days * 24 + hour) * 60 + minute) * 60 * SECOND + second.min(59) * SECOND + millis;
-        Some(Timestamp { unix_ms: local_ms - offset * 60 * SECOND, offset_minutes: offset as i16 })
+        Some(Timestamp {
+            unix_ms: local_ms - offset * 60 * SECOND,
+            offset_minutes: offset as i16,
+        })
     }
 
     /// Writes `YYYY-MM-DDThh:mm:ss±hh:mm` (no fraction; UTC as `+00:00`), Marketo's

@@ -5,13 +5,13 @@ mod common;
 
 use std::time::Duration;
 
+use segment_marketo::ErrorKind;
 use segment_marketo::delivery::{Config, Delivery, Outbox, Outcome, Tag, Transmit};
 use segment_marketo::destination::SoapDestination;
 use segment_marketo::event::Message;
 use segment_marketo::request::Response;
 use segment_marketo::soap::SyncStatus;
 use segment_marketo::time::Timestamp;
-use segment_marketo::ErrorKind;
 
 fn t(seconds: f64) -> Timestamp {
     // 2024-03-05T12:00:00Z plus `seconds`.
@@ -29,7 +29,11 @@ fn outbox(config: Config) -> Outbox<SoapDestination> {
 }
 
 fn identify(email: &str, traits: &str) -> String {
-    format!(r#"{{"type":"identify","messageId":"m-{email}-{}","traits":{{"email":"{email}"{}{traits}}}}}"#, traits.len(), if traits.is_empty() { "" } else { "," })
+    format!(
+        r#"{{"type":"identify","messageId":"m-{email}-{}","traits":{{"email":"{email}"{}{traits}}}}}"#,
+        traits.len(),
+        if traits.is_empty() { "" } else { "," }
+    )
 }
 
 fn push(ob: &mut Outbox<SoapDestination>, json: &str, now: Timestamp) {
@@ -110,7 +114,12 @@ fn waiting_identifies_merge_trait_by_trait_and_each_gets_an_outcome() {
     let merged_counts: Vec<usize> = outs
         .iter()
         .map(|o| match &o.delivery {
-            Delivery::Delivered { merged_with, lead_id: Some(77), status: Some(SyncStatus::Created), .. } => *merged_with,
+            Delivery::Delivered {
+                merged_with,
+                lead_id: Some(77),
+                status: Some(SyncStatus::Created),
+                ..
+            } => *merged_with,
             other => panic!("{other:?}"),
         })
         .collect();
@@ -151,7 +160,11 @@ fn resign_20016_resends_at_once_with_a_fresh_timestamp() {
     let mut ob = outbox(Config::default());
     push(&mut ob, &identify("a@x.com", ""), t(0.0));
     let first = drain(&mut ob, t(0.0));
-    ob.handle_response(first[0].tag, &fault(Some(20016), "Request Expired", "Request has expired (20016)"), t(5.0));
+    ob.handle_response(
+        first[0].tag,
+        &fault(Some(20016), "Request Expired", "Request has expired (20016)"),
+        t(5.0),
+    );
     let again = drain(&mut ob, t(5.0));
     assert_eq!(again.len(), 1, "resent at once, the lock restored");
     assert!(body(&again[0]).contains(&t(5.0).to_soap_string()));
@@ -167,7 +180,11 @@ fn resign_20016_resends_at_once_with_a_fresh_timestamp() {
     }
     let outs = outcomes(&mut ob);
     assert_eq!(outs.len(), 1);
-    assert!(matches!(outs[0].delivery, Delivery::Failed { code: Some(20016), .. }), "{:?}", outs[0]);
+    assert!(
+        matches!(outs[0].delivery, Delivery::Failed { code: Some(20016), .. }),
+        "{:?}",
+        outs[0]
+    );
     assert_eq!(ob.stats().resigns, 3);
 }
 
@@ -230,7 +247,11 @@ fn unknown_fields_20105_are_stripped_and_reported() {
     let tx = drain(&mut ob, t(0.0));
     ob.handle_response(
         tx[0].tag,
-        &fault(Some(20105), "Unknown lead field", "syncLead operation failed: unknown fields for import: Pants, Shoes (20105)"),
+        &fault(
+            Some(20105),
+            "Unknown lead field",
+            "syncLead operation failed: unknown fields for import: Pants, Shoes (20105)",
+        ),
         t(1.0),
     );
     let again = drain(&mut ob, t(1.0));
@@ -301,7 +322,13 @@ fn beacon_5xx_backoff_grows_and_is_jittered_deterministically() {
         let full = 1000 << i;
         assert!(*d >= full / 2 && *d <= full, "attempt {i}: {d} ms");
     }
-    assert!(matches!(outs[0].delivery, Delivery::Failed { kind: ErrorKind::UnexpectedResponse, .. }));
+    assert!(matches!(
+        outs[0].delivery,
+        Delivery::Failed {
+            kind: ErrorKind::UnexpectedResponse,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -315,7 +342,13 @@ fn permanent_faults_fail_at_once_and_bad_input_ends_at_push() {
     ob.handle_response(tx[0].tag, &fault(Some(20014), "Authentication failed", ""), t(1.0));
     let outs = outcomes(&mut ob);
     assert_eq!(outs.len(), 3);
-    assert!(matches!(&outs[0].delivery, Delivery::Failed { kind: ErrorKind::MissingEmail, .. }));
+    assert!(matches!(
+        &outs[0].delivery,
+        Delivery::Failed {
+            kind: ErrorKind::MissingEmail,
+            ..
+        }
+    ));
     assert!(matches!(&outs[1].delivery, Delivery::Skipped(_)));
     assert!(matches!(&outs[2].delivery, Delivery::Failed { code: Some(20014), .. }));
     assert!(drain(&mut ob, t(100.0)).is_empty());
@@ -330,7 +363,9 @@ fn queue_limit_refuses_without_dropping() {
     for i in 0..3 {
         push(&mut ob, &identify(&format!("u{i}@x.com"), ""), t(0.0));
     }
-    let err = ob.push(&Message::from_json(&identify("u9@x.com", "")).unwrap(), t(0.0)).unwrap_err();
+    let err = ob
+        .push(&Message::from_json(&identify("u9@x.com", "")).unwrap(), t(0.0))
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::QueueFull);
     let tx = drain(&mut ob, t(0.0));
     assert_eq!(tx.len(), 3);

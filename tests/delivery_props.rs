@@ -30,7 +30,12 @@ fn step() -> impl Strategy<Value = Step> {
 fn fault(code: Option<u32>, text: &str, message: &str) -> Response {
     let fs = code.map_or(text.to_owned(), |c| format!("{c} - {text}"));
     let code_el = code.map(|c| format!("<code>{c}</code>")).unwrap_or_default();
-    Response::new(500, format!(r#"<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><e:Fault><faultcode>e:Client</faultcode><faultstring>{fs}</faultstring><detail><serviceException><message>{message}</message>{code_el}</serviceException></detail></e:Fault></e:Body></e:Envelope>"#))
+    Response::new(
+        500,
+        format!(
+            r#"<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><e:Fault><faultcode>e:Client</faultcode><faultstring>{fs}</faultstring><detail><serviceException><message>{message}</message>{code_el}</serviceException></detail></e:Fault></e:Body></e:Envelope>"#
+        ),
+    )
 }
 
 fn answer(kind: u8) -> Option<Response> {
@@ -40,7 +45,11 @@ fn answer(kind: u8) -> Option<Response> {
         5 => fault(Some(20016), "Request Expired", ""),
         6 => fault(Some(20023), "Rate Limit Exceeded", ""),
         7 => fault(None, "Exceeded lock attempts", "Exceeded lock attempts"),
-        8 => fault(Some(20105), "Unknown lead field", "syncLead operation failed: unknown fields for import: Color (20105)"),
+        8 => fault(
+            Some(20105),
+            "Unknown lead field",
+            "syncLead operation failed: unknown fields for import: Color (20105)",
+        ),
         9 => Response::new(503, "<html>unavailable</html>"),
         10 => fault(Some(20014), "Authentication failed", ""),
         _ => return None, // transport error
@@ -49,8 +58,14 @@ fn answer(kind: u8) -> Option<Response> {
 
 /// (lead key) of a syncLead body: the cookie token when present, else the email.
 fn lead_of(body: &str) -> String {
-    let between = |open: &str, close: &str| body.split_once(open).and_then(|(_, r)| r.split_once(close)).map(|(v, _)| v.to_owned());
-    between("&amp;token:", "</marketoCookie>").or_else(|| between("<Email>", "</Email>")).unwrap_or_default()
+    let between = |open: &str, close: &str| {
+        body.split_once(open)
+            .and_then(|(_, r)| r.split_once(close))
+            .map(|(v, _)| v.to_owned())
+    };
+    between("&amp;token:", "</marketoCookie>")
+        .or_else(|| between("<Email>", "</Email>"))
+        .unwrap_or_default()
 }
 
 proptest! {

@@ -4,10 +4,7 @@
 use segment_marketo::error::{Error, Retry};
 use segment_marketo::fault::{Api, Fault, FaultClass, LOCK_FAULT_TEXT, classify};
 
-const TABLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vectors/marketo-error-codes.tsv"
-);
+const TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/marketo-error-codes.tsv");
 
 /// One row: api, code (`None` for `-`), meaning, class (as written), note.
 struct Row {
@@ -19,8 +16,7 @@ struct Row {
 }
 
 fn rows() -> Vec<Row> {
-    let text =
-        std::fs::read_to_string(TABLE).unwrap_or_else(|e| panic!("cannot read {TABLE}: {e}"));
+    let text = std::fs::read_to_string(TABLE).unwrap_or_else(|e| panic!("cannot read {TABLE}: {e}"));
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
@@ -28,11 +24,7 @@ fn rows() -> Vec<Row> {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
-        assert!(
-            (4..=5).contains(&cols.len()),
-            "line {line_no}: {} columns in {line:?}",
-            cols.len()
-        );
+        assert!((4..=5).contains(&cols.len()), "line {line_no}: {} columns in {line:?}", cols.len());
         let api = match cols[0] {
             "soap" => Api::Soap,
             "rest" => Api::Rest,
@@ -40,10 +32,7 @@ fn rows() -> Vec<Row> {
         };
         let code = match cols[1] {
             "-" => None,
-            n => Some(
-                n.parse()
-                    .unwrap_or_else(|e| panic!("line {line_no}: code {n:?}: {e}")),
-            ),
+            n => Some(n.parse().unwrap_or_else(|e| panic!("line {line_no}: code {n:?}: {e}"))),
         };
         rows.push(Row {
             line: line_no,
@@ -86,21 +75,10 @@ fn retry_for(class: &str, lock: bool) -> Option<Retry> {
 #[test]
 fn table_is_read() {
     let rows = rows();
-    assert!(
-        rows.len() > 50,
-        "only {} rows read from {TABLE}",
-        rows.len()
-    );
+    assert!(rows.len() > 50, "only {} rows read from {TABLE}", rows.len());
     assert!(rows.iter().any(|r| r.api == Api::Soap) && rows.iter().any(|r| r.api == Api::Rest));
     // Every class occurs at least once.
-    for class in [
-        "retry",
-        "resign",
-        "throttle",
-        "quota",
-        "reauth",
-        "permanent",
-    ] {
+    for class in ["retry", "resign", "throttle", "quota", "reauth", "permanent"] {
         assert!(rows.iter().any(|r| r.class == class), "no {class} row");
     }
     // The lock row is the only one without a code.
@@ -133,19 +111,11 @@ fn fault_and_retry_hint_for_every_row() {
         assert_eq!(fault.class, class_named(&row.class), "line {}", row.line);
         assert_eq!(fault.code, row.code);
         assert_eq!(fault.text, row.meaning);
-        assert_eq!(
-            fault.message, row.meaning,
-            "an empty message falls back to the text"
-        );
+        assert_eq!(fault.message, row.meaning, "an empty message falls back to the text");
         let lock = row.meaning.contains(LOCK_FAULT_TEXT);
         assert_eq!(fault.is_lock(), lock, "line {}", row.line);
         let err = Error::Marketo(fault);
-        assert_eq!(
-            err.retry(),
-            retry_for(&row.class, lock),
-            "line {}: {err}",
-            row.line
-        );
+        assert_eq!(err.retry(), retry_for(&row.class, lock), "line {}: {err}", row.line);
 
         // The class does not depend on the wording for coded rows: Marketo's own text may differ.
         if row.code.is_some() {
@@ -162,11 +132,7 @@ fn codes_outside_the_table_are_permanent() {
         for code in 0..=30_000u32 {
             let listed = rows.iter().any(|r| r.api == api && r.code == Some(code));
             if !listed {
-                assert_eq!(
-                    classify(api, Some(code), "x"),
-                    FaultClass::Permanent,
-                    "{api:?} {code}"
-                );
+                assert_eq!(classify(api, Some(code), "x"), FaultClass::Permanent, "{api:?} {code}");
             }
         }
     }
@@ -174,12 +140,6 @@ fn codes_outside_the_table_are_permanent() {
     assert_eq!(classify(Api::Soap, Some(601), "x"), FaultClass::Permanent);
     assert_eq!(classify(Api::Rest, Some(20016), "x"), FaultClass::Permanent);
     // Without a code, only the lock text is transient.
-    assert_eq!(
-        classify(Api::Soap, None, "Internal Error"),
-        FaultClass::Permanent
-    );
-    assert_eq!(
-        classify(Api::Soap, None, "syncLead: Exceeded lock attempts"),
-        FaultClass::Retry
-    );
+    assert_eq!(classify(Api::Soap, None, "Internal Error"), FaultClass::Permanent);
+    assert_eq!(classify(Api::Soap, None, "syncLead: Exceeded lock attempts"), FaultClass::Retry);
 }

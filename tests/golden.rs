@@ -8,8 +8,8 @@
 
 mod common;
 
-use quick_xml::events::Event;
 use quick_xml::Reader;
+use quick_xml::events::Event;
 use segment_marketo::destination::MarketoDestination;
 use segment_marketo::event::Message;
 use segment_marketo::plan::Plan;
@@ -115,7 +115,9 @@ fn leaves(xml: &str) -> Vec<(String, String)> {
 fn envelope_matches_the_shared_testvector_request() {
     let dest = common::destination(|_| {});
     let msg = Message::from_json(TESTVECTOR_MESSAGE).unwrap();
-    let Plan::Send { steps, .. } = dest.plan(&msg, common::vector_now()).unwrap() else { panic!() };
+    let Plan::Send { steps, .. } = dest.plan(&msg, common::vector_now()).unwrap() else {
+        panic!()
+    };
     let ours = leaves(steps[0].request.body.as_deref().unwrap());
     let theirs = leaves(&common::shared("marketo-wsdl/examples/syncLead-request-testvector.xml"));
     assert_eq!(ours, theirs);
@@ -136,12 +138,19 @@ fn streaming_writer_matches_the_plan() {
         });
         for json in messages {
             let msg = Message::from_json(json).unwrap();
-            let Plan::Send { steps, warnings } = dest.plan(&msg, common::vector_now()).unwrap() else { panic!() };
+            let Plan::Send { steps, warnings } = dest.plan(&msg, common::vector_now()).unwrap() else {
+                panic!()
+            };
             let Message::Identify(m) = &msg else { panic!() };
             let mut out = String::from("prefix");
             let mut streamed_warnings = Vec::new();
-            dest.write_sync_lead(m, common::vector_now(), &mut out, &mut streamed_warnings).unwrap();
-            assert_eq!(&out["prefix".len()..], steps[0].request.body.as_deref().unwrap(), "{casing:?} {json}");
+            dest.write_sync_lead(m, common::vector_now(), &mut out, &mut streamed_warnings)
+                .unwrap();
+            assert_eq!(
+                &out["prefix".len()..],
+                steps[0].request.body.as_deref().unwrap(),
+                "{casing:?} {json}"
+            );
             assert_eq!(streamed_warnings, warnings);
         }
     }

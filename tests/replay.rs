@@ -25,8 +25,16 @@ fn run(args: &[&str], stdin: &str) -> (i32, Vec<Value>, String) {
         .expect("run the replay example (built by cargo test)");
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    let lines = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    (out.status.code().unwrap_or(-1), lines, String::from_utf8_lossy(&out.stderr).into_owned())
+    let lines = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn settings_file(json: &str, name: &str) -> String {
@@ -44,7 +52,10 @@ fn server_side_reproduces_the_signature_vector() {
     assert_eq!(lines.len(), 1);
     let body = lines[0]["request"]["body"].as_str().unwrap();
     assert!(body.contains("<requestSignature>ffbff4d4bef354807481e66dc7540f7890523a87</requestSignature><requestTimestamp>2010-04-09T14:04:54-07:00</requestTimestamp>"));
-    assert_eq!(lines[0]["request"]["headers"]["SOAPAction"], "\"http://www.marketo.com/mktows/syncLead\"");
+    assert_eq!(
+        lines[0]["request"]["headers"]["SOAPAction"],
+        "\"http://www.marketo.com/mktows/syncLead\""
+    );
     assert!(stderr.contains("1 request(s), 0 skipped, 0 error(s)"), "{stderr}");
 }
 

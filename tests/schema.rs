@@ -54,7 +54,10 @@ fn validate(files: &[std::path::PathBuf]) -> std::process::Output {
 #[test]
 fn generated_envelopes_validate() {
     if !xmllint_available() {
-        assert!(std::env::var("XMLLINT_REQUIRED").as_deref() != Ok("1"), "xmllint is required (XMLLINT_REQUIRED=1) but not installed");
+        assert!(
+            std::env::var("XMLLINT_REQUIRED").as_deref() != Ok("1"),
+            "xmllint is required (XMLLINT_REQUIRED=1) but not installed"
+        );
         eprintln!("SKIPPED: xmllint not installed (apt-get install libxml2-utils); set XMLLINT_REQUIRED=1 to fail instead");
         return;
     }
@@ -72,7 +75,9 @@ fn generated_envelopes_validate() {
     assert_eq!(stderr.matches(" validates").count(), files.len(), "{stderr}");
 
     // The check can fail: a child moved into the mktows namespace is rejected.
-    let bad = envelope(r#"{"type":"identify","traits":{"email":"t@t.com"}}"#).replace("<leadRecord>", "<ns1:leadRecord>").replace("</leadRecord>", "</ns1:leadRecord>");
+    let bad = envelope(r#"{"type":"identify","traits":{"email":"t@t.com"}}"#)
+        .replace("<leadRecord>", "<ns1:leadRecord>")
+        .replace("</leadRecord>", "</ns1:leadRecord>");
     let bad_path = dir.join("bad.xml");
     std::fs::write(&bad_path, bad).unwrap();
     assert!(!validate(&[bad_path]).status.success(), "xmllint accepted a namespaced child");

@@ -27,11 +27,21 @@ fn debug_of_every_type_holding_a_secret() {
     let dest = common::destination(|_| {});
     assert_clean("SoapDestination", &format!("{dest:?}"));
     let mut outbox = Outbox::new(common::destination(|_| {}), Config::default());
-    outbox.push(&Message::from_json(r#"{"type":"identify","traits":{"email":"a@b.co"}}"#).unwrap(), common::vector_now()).unwrap();
+    outbox
+        .push(
+            &Message::from_json(r#"{"type":"identify","traits":{"email":"a@b.co"}}"#).unwrap(),
+            common::vector_now(),
+        )
+        .unwrap();
     assert_clean("Outbox", &format!("{outbox:?}"));
     let tx = outbox.poll_transmit(common::vector_now()).unwrap();
     assert_clean("Transmit", &format!("{tx:?} {}", serde_json::to_string(&tx.request).unwrap()));
-    let plan = dest.plan(&Message::from_json(r#"{"type":"identify","traits":{"email":"a@b.co"}}"#).unwrap(), common::vector_now()).unwrap();
+    let plan = dest
+        .plan(
+            &Message::from_json(r#"{"type":"identify","traits":{"email":"a@b.co"}}"#).unwrap(),
+            common::vector_now(),
+        )
+        .unwrap();
     assert_clean("Plan", &format!("{plan:?}"));
 }
 

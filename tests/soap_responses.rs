@@ -8,10 +8,7 @@ use segment_marketo::error::{Error, ErrorKind, Retry};
 use segment_marketo::fault::{Api, Fault, FaultClass};
 use segment_marketo::soap::response::{SyncLeadResult, SyncStatus, read_fault, read_sync_lead};
 
-const EXAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/marketo-wsdl/examples/"
-);
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/marketo-wsdl/examples/");
 
 fn example(name: &str) -> Vec<u8> {
     let path = format!("{EXAMPLES}{name}");
@@ -33,10 +30,7 @@ enum Expect {
 
 fn expectations() -> Vec<(&'static str, Expect)> {
     vec![
-        (
-            "syncLead-response-adobe-doc.xml",
-            Expect::Sync(Some(1089965), SyncStatus::Updated),
-        ),
+        ("syncLead-response-adobe-doc.xml", Expect::Sync(Some(1089965), SyncStatus::Updated)),
         (
             "syncLead-response-created-rapleaf.xml",
             Expect::Sync(Some(12345), SyncStatus::Created),
@@ -74,11 +68,7 @@ fn expectations() -> Vec<(&'static str, Expect)> {
 #[track_caller]
 fn assert_unexpected(err: &Error, want_status: u16) {
     match err {
-        Error::UnexpectedResponse {
-            status,
-            reason,
-            excerpt,
-        } => {
+        Error::UnexpectedResponse { status, reason, excerpt } => {
             assert_eq!(*status, want_status, "{err}");
             assert!(!reason.is_empty());
             assert!(
@@ -117,15 +107,9 @@ fn every_example_file_is_covered() {
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     on_disk.sort();
-    let mut covered: Vec<String> = expectations()
-        .iter()
-        .map(|(n, _)| (*n).to_owned())
-        .collect();
+    let mut covered: Vec<String> = expectations().iter().map(|(n, _)| (*n).to_owned()).collect();
     covered.sort();
-    assert_eq!(
-        on_disk, covered,
-        "every example file needs an expectation here"
-    );
+    assert_eq!(on_disk, covered, "every example file needs an expectation here");
 }
 
 #[test]
@@ -180,17 +164,11 @@ fn envelope(prefix: &str, body: &str) -> String {
         )
     } else {
         (
-            format!(
-                r#"<{prefix}:Envelope xmlns:{prefix}="http://schemas.xmlsoap.org/soap/envelope/">"#
-            ),
+            format!(r#"<{prefix}:Envelope xmlns:{prefix}="http://schemas.xmlsoap.org/soap/envelope/">"#),
             format!("</{prefix}:Envelope>"),
         )
     };
-    let p = if prefix.is_empty() {
-        String::new()
-    } else {
-        format!("{prefix}:")
-    };
+    let p = if prefix.is_empty() { String::new() } else { format!("{prefix}:") };
     format!("{open}<{p}Body>{body}</{p}Body>{close}")
 }
 
@@ -230,19 +208,11 @@ fn any_namespace_prefix() {
     );
     // Faults with any prefix.
     for prefix in ["soapenv", "soap", ""] {
-        let fault = fault_body(
-            "20014 - Authentication failed",
-            "Authentication failed (20014)",
-            "20014",
-        )
-        .replace("SOAP-ENV:", if prefix.is_empty() { "" } else { "soap:" });
+        let fault = fault_body("20014 - Authentication failed", "Authentication failed (20014)", "20014")
+            .replace("SOAP-ENV:", if prefix.is_empty() { "" } else { "soap:" });
         let body = envelope(prefix, &fault.replace("soap:", &format!("{prefix}:")));
         let f = fault_of(500, body.as_bytes());
-        assert_eq!(
-            (f.code, f.text.as_str()),
-            (Some(20014), "Authentication failed"),
-            "{prefix}"
-        );
+        assert_eq!((f.code, f.text.as_str()), (Some(20014), "Authentication failed"), "{prefix}");
     }
 }
 
@@ -284,12 +254,7 @@ fn failed_status_with_error_text() {
     );
     assert_eq!(
         read_sync_lead(200, body.as_bytes()).unwrap(),
-        SyncLeadResult::new(
-            None,
-            SyncStatus::Failed {
-                error: String::new()
-            }
-        )
+        SyncLeadResult::new(None, SyncStatus::Failed { error: String::new() })
     );
     // nil wins over text.
     let body = envelope(
@@ -298,12 +263,7 @@ fn failed_status_with_error_text() {
     );
     assert_eq!(
         read_sync_lead(200, body.as_bytes()).unwrap(),
-        SyncLeadResult::new(
-            None,
-            SyncStatus::Failed {
-                error: String::new()
-            }
-        )
+        SyncLeadResult::new(None, SyncStatus::Failed { error: String::new() })
     );
 }
 
@@ -314,28 +274,19 @@ fn lead_id_preference() {
         "s",
         "<successSyncLead><result><leadId>1</leadId><syncStatus><leadId>2</leadId><status>CREATED</status></syncStatus></result></successSyncLead>",
     );
-    assert_eq!(
-        read_sync_lead(200, body.as_bytes()).unwrap().lead_id,
-        Some(1)
-    );
+    assert_eq!(read_sync_lead(200, body.as_bytes()).unwrap().lead_id, Some(1));
     // Only syncStatus/leadId.
     let body = envelope(
         "s",
         "<successSyncLead><result><syncStatus><leadId>2</leadId><status>CREATED</status></syncStatus></result></successSyncLead>",
     );
-    assert_eq!(
-        read_sync_lead(200, body.as_bytes()).unwrap().lead_id,
-        Some(2)
-    );
+    assert_eq!(read_sync_lead(200, body.as_bytes()).unwrap().lead_id, Some(2));
     // Unparsable result/leadId falls back to syncStatus/leadId.
     let body = envelope(
         "s",
         "<successSyncLead><result><leadId>abc</leadId><syncStatus><leadId>3</leadId><status>UPDATED</status></syncStatus></result></successSyncLead>",
     );
-    assert_eq!(
-        read_sync_lead(200, body.as_bytes()).unwrap().lead_id,
-        Some(3)
-    );
+    assert_eq!(read_sync_lead(200, body.as_bytes()).unwrap().lead_id, Some(3));
     // CREATED / UPDATED without a usable lead id are not Marketo answers.
     for lead in ["", "abc", "1.5", "99999999999999999999", "&amp;"] {
         for status in ["CREATED", "UPDATED"] {
@@ -357,41 +308,37 @@ fn unknown_or_missing_status_is_unexpected() {
     unexpected(200, envelope("s", "<successSyncLead/>").as_bytes());
     unexpected(
         200,
-        envelope(
-            "s",
-            "<successSyncLead><result><leadId>1</leadId></result></successSyncLead>",
-        )
-        .as_bytes(),
+        envelope("s", "<successSyncLead><result><leadId>1</leadId></result></successSyncLead>").as_bytes(),
     );
     // status outside syncStatus does not count.
     unexpected(
         200,
-        envelope("s", "<successSyncLead><result><leadId>1</leadId><status>CREATED</status></result></successSyncLead>").as_bytes(),
+        envelope(
+            "s",
+            "<successSyncLead><result><leadId>1</leadId><status>CREATED</status></result></successSyncLead>",
+        )
+        .as_bytes(),
     );
 }
 
 #[test]
 fn other_body_content_is_unexpected() {
     unexpected(200, envelope("s", "").as_bytes());
-    unexpected(
-        200,
-        envelope("s", "<successGetLead><result/></successGetLead>").as_bytes(),
-    );
+    unexpected(200, envelope("s", "<successGetLead><result/></successGetLead>").as_bytes());
     unexpected(200, envelope("s", "<paramsSyncLead/>").as_bytes());
     unexpected(200, b"<Envelope><Header/></Envelope>");
     unexpected(200, b"<Envelope/>");
-    unexpected(200, b"<successSyncLead><result><leadId>1</leadId><syncStatus><status>CREATED</status></syncStatus></result></successSyncLead>");
+    unexpected(
+        200,
+        b"<successSyncLead><result><leadId>1</leadId><syncStatus><status>CREATED</status></syncStatus></result></successSyncLead>",
+    );
     // An empty Fault says nothing.
     unexpected(500, envelope("s", "<Fault/>").as_bytes());
     assert!(read_fault(envelope("s", "<Fault/>").as_bytes()).is_none());
     // Only the first Body child counts.
     let body = envelope(
         "s",
-        &format!(
-            "{}{}",
-            success("1", "CREATED"),
-            fault_body("20014 - x", "y", "20014")
-        ),
+        &format!("{}{}", success("1", "CREATED"), fault_body("20014 - x", "y", "20014")),
     );
     assert_eq!(
         read_sync_lead(200, body.as_bytes()).unwrap(),
@@ -413,14 +360,7 @@ fn other_body_content_is_unexpected() {
 }
 
 /// faultstring, detail message, detail code; expected code, class and retry hint.
-type FaultCase = (
-    &'static str,
-    &'static str,
-    &'static str,
-    Option<u32>,
-    FaultClass,
-    Option<Retry>,
-);
+type FaultCase = (&'static str, &'static str, &'static str, Option<u32>, FaultClass, Option<Retry>);
 
 #[test]
 fn faults_and_their_retry_hints() {
@@ -486,30 +426,17 @@ fn faults_and_their_retry_hints() {
             Some(Retry::Throttle),
         ),
         // A garbage detail code is ignored.
-        (
-            "Rate Limit Exceeded",
-            "",
-            "2x",
-            None,
-            FaultClass::Permanent,
-            None,
-        ),
+        ("Rate Limit Exceeded", "", "2x", None, FaultClass::Permanent, None),
     ];
     for &(faultstring, message, code, want_code, class, retry) in cases {
         for status in [500, 200, 429] {
             let body = envelope("SOAP-ENV", &fault_body(faultstring, message, code));
             let err = read_sync_lead(status, body.as_bytes()).unwrap_err();
-            let fault = err
-                .fault()
-                .unwrap_or_else(|| panic!("{faultstring}: {err:?}"));
+            let fault = err.fault().unwrap_or_else(|| panic!("{faultstring}: {err:?}"));
             assert_eq!(fault.code, want_code, "{faultstring}");
             assert_eq!(fault.class, class, "{faultstring}");
             assert_eq!(err.retry(), retry, "{faultstring}");
-            let want_message = if message.is_empty() {
-                &fault.text
-            } else {
-                message
-            };
+            let want_message = if message.is_empty() { &fault.text } else { message };
             assert_eq!(&fault.message, want_message);
         }
     }
@@ -518,19 +445,13 @@ fn faults_and_their_retry_hints() {
 #[test]
 fn lock_fault_retries_after_the_lock() {
     let bodies = [
-        envelope(
-            "SOAP-ENV",
-            &fault_body("Exceeded lock attempts", "Exceeded lock attempts", ""),
-        ),
+        envelope("SOAP-ENV", &fault_body("Exceeded lock attempts", "Exceeded lock attempts", "")),
         envelope(
             "soapenv",
             "<soapenv:Fault><faultcode>soapenv:Server</faultcode><faultstring>Exceeded lock attempts</faultstring></soapenv:Fault>",
         ),
         // The lock text only in the detail message.
-        envelope(
-            "SOAP-ENV",
-            &fault_body("", "syncLead failed: Exceeded lock attempts", ""),
-        ),
+        envelope("SOAP-ENV", &fault_body("", "syncLead failed: Exceeded lock attempts", "")),
     ];
     for body in &bodies {
         let err = read_sync_lead(500, body.as_bytes()).unwrap_err();
@@ -544,11 +465,7 @@ fn lock_fault_retries_after_the_lock() {
     // A lock message with a generic code still waits for the lock.
     let body = envelope(
         "SOAP-ENV",
-        &fault_body(
-            "20106 - Lead Sync Failed",
-            "Exceeded lock attempts",
-            "20106",
-        ),
+        &fault_body("20106 - Lead Sync Failed", "Exceeded lock attempts", "20106"),
     );
     let err = read_sync_lead(500, body.as_bytes()).unwrap_err();
     assert_eq!(err.fault().unwrap().code, Some(20106));
@@ -642,17 +559,9 @@ fn every_prefix_of_every_example() {
         let end = end_of_answer(&body);
         for len in 0..=body.len() {
             let prefix = &body[..len];
-            assert_eq!(
-                check_prefix(full, prefix, 200),
-                len >= end,
-                "{name}: prefix of {len} bytes"
-            );
+            assert_eq!(check_prefix(full, prefix, 200), len >= end, "{name}: prefix of {len} bytes");
             let fault_despite_status = check_prefix(full, prefix, 500);
-            assert_eq!(
-                fault_despite_status,
-                len >= end && matches!(full, Full::Fault(_)),
-                "{name}: {len}"
-            );
+            assert_eq!(fault_despite_status, len >= end && matches!(full, Full::Fault(_)), "{name}: {len}");
         }
     }
 }
@@ -661,10 +570,7 @@ fn every_prefix_of_every_example() {
 fn truncated_hand_written_answers() {
     let bodies = [
         envelope("soapenv", &success("42", "CREATED")),
-        envelope(
-            "SOAP-ENV",
-            &fault_body("Exceeded lock attempts", "Exceeded lock attempts", ""),
-        ),
+        envelope("SOAP-ENV", &fault_body("Exceeded lock attempts", "Exceeded lock attempts", "")),
         envelope(
             "s",
             "<successSyncLead><result><syncStatus><status>FAILED</status><error>a &amp; <![CDATA[b]]></error></syncStatus></result></successSyncLead>",
@@ -680,9 +586,7 @@ fn truncated_hand_written_answers() {
             (None, Some(f)) => Full::Fault(f),
             _ => panic!("{full:?}"),
         };
-        let complete = (0..=body.len())
-            .filter(|&len| check_prefix(full, &body[..len], 200))
-            .count();
+        let complete = (0..=body.len()).filter(|&len| check_prefix(full, &body[..len], 200)).count();
         assert!(complete > "</s:Body></s:Envelope>".len(), "{complete}");
     }
 }
@@ -712,18 +616,9 @@ fn garbage_is_unexpected_with_its_status() {
     unexpected(200, b"<!-- only a comment -->");
     unexpected(200, b"<a:Envelope xmlns:a='x'><a:Body></a:Body>");
     unexpected(200, b"<Envelope><Body><successSyncLead></Body></Envelope>");
-    unexpected(
-        200,
-        b"<Envelope><Body><successSyncLead>&bogus;</successSyncLead></Body></Envelope>",
-    );
-    unexpected(
-        200,
-        b"<Envelope><Body><successSyncLead>&#0;</successSyncLead></Body></Envelope>",
-    );
-    unexpected(
-        200,
-        b"<Envelope><Body><successSyncLead><result><syncStatus><error x=>a</error>",
-    );
+    unexpected(200, b"<Envelope><Body><successSyncLead>&bogus;</successSyncLead></Body></Envelope>");
+    unexpected(200, b"<Envelope><Body><successSyncLead>&#0;</successSyncLead></Body></Envelope>");
+    unexpected(200, b"<Envelope><Body><successSyncLead><result><syncStatus><error x=>a</error>");
     // A long body: the excerpt stays at 200 characters.
     let long = "é".repeat(10_000);
     let err = unexpected(200, long.as_bytes());
@@ -736,10 +631,7 @@ fn garbage_is_unexpected_with_its_status() {
 #[test]
 fn invalid_utf8_is_unexpected() {
     let body = envelope("s", &success("1", "CREATED")).replace("CREATED", "CREA\u{1}TED");
-    let bytes: Vec<u8> = body
-        .bytes()
-        .map(|b| if b == 1 { 0xff } else { b })
-        .collect();
+    let bytes: Vec<u8> = body.bytes().map(|b| if b == 1 { 0xff } else { b }).collect();
     unexpected(200, &bytes);
     unexpected(200, &[0xff, 0xfe, b'<', 0, b'a', 0, b'>', 0]); // UTF-16 LE
     unexpected(200, &[0xc3]);
@@ -752,10 +644,7 @@ fn deep_nesting_is_refused() {
     unexpected(200, deep.as_bytes());
     unexpected(200, "<a>".repeat(10_000).as_bytes());
     let inside = "<x>".repeat(10_000) + &"</x>".repeat(10_000);
-    let body = envelope(
-        "s",
-        &format!("<successSyncLead><result>{inside}</result></successSyncLead>"),
-    );
+    let body = envelope("s", &format!("<successSyncLead><result>{inside}</result></successSyncLead>"));
     unexpected(200, body.as_bytes());
     let body = envelope("s", &format!("<Fault><detail>{inside}</detail></Fault>"));
     unexpected(500, body.as_bytes());
@@ -857,10 +746,7 @@ const PIECES: &[&str] = &[
 fn mutated_answers_never_panic() {
     let mut rng = XorShift(42);
     let (mut oks, mut faults, mut others) = (0, 0, 0);
-    let originals: Vec<Vec<u8>> = expectations()
-        .iter()
-        .map(|(name, _)| example(name))
-        .collect();
+    let originals: Vec<Vec<u8>> = expectations().iter().map(|(name, _)| example(name)).collect();
     for round in 0..21_000 {
         let mut body = originals[round % originals.len()].clone();
         for _ in 0..1 + rng.below(3) {

@@ -2,7 +2,7 @@
 
 use segment_marketo::casing::soap_name_for_rest;
 use segment_marketo::settings::Secret;
-use segment_marketo::soap::{request_signature, Signer};
+use segment_marketo::soap::{Signer, request_signature};
 use segment_marketo::time::Timestamp;
 
 fn shared(path: &str) -> String {
@@ -11,7 +11,9 @@ fn shared(path: &str) -> String {
 }
 
 fn rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
-    text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).map(|l| l.split('\t').collect())
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split('\t').collect())
 }
 
 #[test]

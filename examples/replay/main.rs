@@ -11,14 +11,14 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+use segment_marketo::Error;
 use segment_marketo::destination::{MarketoDestination, SoapDestination};
-use segment_marketo::event::{split_batch, Message};
+use segment_marketo::event::{Message, split_batch};
 use segment_marketo::munchkin::client::Client;
 use segment_marketo::plan::Plan;
+use segment_marketo::request::Request;
 use segment_marketo::settings::Settings;
 use segment_marketo::time::Timestamp;
-use segment_marketo::Error;
-use segment_marketo::request::Request;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -34,7 +34,12 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { settings: None, now: None, client_side: false, input: None };
+    let mut args = Args {
+        settings: None,
+        now: None,
+        client_side: false,
+        input: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -58,9 +63,14 @@ fn parse_args() -> Result<Args, String> {
 
 fn now_from(arg: Option<&str>) -> Result<Timestamp, String> {
     match arg {
-        Some(text) => Timestamp::parse_rfc3339(text).ok_or_else(|| format!("--now {text:?} is not RFC 3339 (like 2010-04-09T14:04:54-07:00)")),
+        Some(text) => {
+            Timestamp::parse_rfc3339(text).ok_or_else(|| format!("--now {text:?} is not RFC 3339 (like 2010-04-09T14:04:54-07:00)"))
+        }
         None => {
-            let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?.as_millis();
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| e.to_string())?
+                .as_millis();
             Ok(Timestamp::from_unix_ms(ms as i64))
         }
     }
@@ -71,7 +81,9 @@ fn open_input(input: Option<&str>) -> Result<Box<dyn BufRead>, String> {
     let stdin = || Box::new(std::io::stdin().lock()) as Box<dyn BufRead>;
     Ok(match input {
         Some("-") => stdin(),
-        Some(path) => Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?)),
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?,
+        )),
         None if !std::io::stdin().is_terminal() => {
             let mut input = stdin();
             // An empty stdin (`< /dev/null`, CI) replays the demo rather than printing nothing.
@@ -96,7 +108,10 @@ struct Counts {
 fn main() -> ExitCode {
     match run() {
         Ok(counts) => {
-            eprintln!("replay: {} request(s), {} skipped, {} error(s)", counts.requests, counts.skipped, counts.errors);
+            eprintln!(
+                "replay: {} request(s), {} skipped, {} error(s)",
+                counts.requests, counts.skipped, counts.errors
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -117,7 +132,7 @@ fn run() -> Result<Counts, String> {
     let side = if args.client_side {
         Side::Client(Client::new(&settings).map_err(|e| format!("bad settings: {e}"))?)
     } else {
-        Side::Server(SoapDestination::new(&settings).map_err(|e| format!("bad settings: {e}"))?)
+        Side::Server(Box::new(SoapDestination::new(&settings).map_err(|e| format!("bad settings: {e}"))?))
     };
     let input = open_input(args.input.as_deref())?;
     let stdout = std::io::stdout();
@@ -141,7 +156,7 @@ fn run() -> Result<Counts, String> {
 }
 
 enum Side {
-    Server(SoapDestination),
+    Server(Box<SoapDestination>),
     Client(Client),
 }
 
@@ -193,7 +208,10 @@ fn replay_one(side: &Side, line: usize, text: &str, now: Timestamp, counts: &mut
         };
         let mut r = base(line, msg);
         r.message_id = r.message_id.or(recovered);
-        r.error = Some(ErrorRecord { kind: e.kind().as_str(), message: e.to_string() });
+        r.error = Some(ErrorRecord {
+            kind: e.kind().as_str(),
+            message: e.to_string(),
+        });
         print(&r)
     };
     let msg = match Message::from_json(text) {
@@ -229,8 +247,13 @@ fn replay_one(side: &Side, line: usize, text: &str, now: Timestamp, counts: &mut
                 r.munchkin = Some(call.to_json());
                 vec![print(&r)]
             }
-            Ok(None) if !msg.common().integrations.marketo_enabled() => skipped("integrations disables Marketo for this message".into(), counts),
-            Ok(None) => skipped("no Munchkin call for this message (identify needs an email; group, alias and screen have none)".into(), counts),
+            Ok(None) if !msg.common().integrations.marketo_enabled() => {
+                skipped("integrations disables Marketo for this message".into(), counts)
+            }
+            Ok(None) => skipped(
+                "no Munchkin call for this message (identify needs an email; group, alias and screen have none)".into(),
+                counts,
+            ),
             Err(e) => vec![error(Some(&msg), &e, counts)],
         },
     }

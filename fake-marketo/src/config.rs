@@ -61,8 +61,8 @@ pub struct Config {
     pub fault_rate: f64,
     /// Probability in [0, 1] that a syncLead gets an injected permanent fault, 20017 (default 0).
     pub permanent_fault_rate: f64,
-    /// Worker threads answering requests (default 32; at least 1). Requests beyond this many
-    /// wait in the server's queue and are not yet "in flight".
+    /// Connections served at once, one thread each (default 64; at least 1). Further
+    /// connections wait, unanswered and not yet "in flight", until one closes.
     pub workers: usize,
 }
 
@@ -86,7 +86,7 @@ impl Default for Config {
             seed: 0,
             fault_rate: 0.0,
             permanent_fault_rate: 0.0,
-            workers: 32,
+            workers: 64,
         }
     }
 }
@@ -158,7 +158,7 @@ Options (durations take a unit: 300ms, 30s, 5m, 1h; a leading '-' for --clock-of
   --seed N                  fault-injection seed (default 0)
   --fault-rate P            probability of a transient injected fault (default 0)
   --permanent-fault-rate P  probability of an injected 20017 on syncLead (default 0)
-  --workers N               worker threads (default 32)
+  --workers N               connections served at once (default 64)
   -h, --help                this text
 ";
 

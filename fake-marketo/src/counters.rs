@@ -41,7 +41,7 @@ pub struct Counters {
     /// 20024 (HTTP 429 for a beacon): more than `max_concurrent` calls in flight.
     pub concurrency: u64,
     /// HTTP 400: a beacon without `_mchId`, `_mchTk` or `_mchRu`, with another Munchkin id, or
-    /// with a malformed escape.
+    /// with a malformed escape; HTTP 414: a beacon URL longer than 8 KB.
     pub bad_beacon: u64,
     /// 20015: more than `daily_quota` accepted syncs in the current US Central day.
     pub quota: u64,

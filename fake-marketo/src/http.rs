@@ -92,7 +92,9 @@ impl Connection<'_> {
                 Err(err)
                     if matches!(
                         err.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
                     ) => {}
                 Err(err) => return Err(err),
             }
@@ -139,7 +141,10 @@ impl Connection<'_> {
                                 .headers
                                 .iter()
                                 .map(|h| {
-                                    (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned())
+                                    (
+                                        h.name.to_owned(),
+                                        String::from_utf8_lossy(h.value).into_owned(),
+                                    )
                                 })
                                 .collect::<Vec<_>>(),
                         );
@@ -176,7 +181,10 @@ impl Connection<'_> {
         if request
             .header("Expect")
             .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
-            && self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
+            && self
+                .stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .is_err()
         {
             return Next::Closed;
         }
@@ -186,7 +194,10 @@ impl Connection<'_> {
         let body = if chunked {
             self.chunked_body(deadline)
         } else {
-            match request.header("Content-Length").map(|v| v.trim().parse::<usize>()) {
+            match request
+                .header("Content-Length")
+                .map(|v| v.trim().parse::<usize>())
+            {
                 None => Ok(Vec::new()),
                 Some(Err(_)) => return Next::Bad(400),
                 Some(Ok(len)) if len > MAX_BODY => return Next::Bad(413),
@@ -227,8 +238,17 @@ impl Connection<'_> {
         }
     }
 
-    fn write(&mut self, status: u16, content_type: Option<&str>, body: &[u8], close: bool) -> io::Result<()> {
-        let mut head = format!("HTTP/1.1 {status} {}\r\nServer: fake-marketo\r\n", reason(status));
+    fn write(
+        &mut self,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+        close: bool,
+    ) -> io::Result<()> {
+        let mut head = format!(
+            "HTTP/1.1 {status} {}\r\nServer: fake-marketo\r\n",
+            reason(status)
+        );
         if let Some(content_type) = content_type {
             head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
@@ -358,14 +378,14 @@ impl Listener {
                             }
                             *count += 1;
                         }
-                        let (stop, live, handler) =
+                        let (conn_stop, conn_live, conn_handler) =
                             (Arc::clone(&stop), Arc::clone(&live), Arc::clone(&handler));
                         let spawned = thread::Builder::new()
                             .name("fake-marketo-conn".into())
                             .spawn(move || {
-                                serve(stream, &stop, &*handler);
-                                *live.lock() -= 1;
-                                live.changed.notify_all();
+                                serve(stream, &conn_stop, &*conn_handler);
+                                *conn_live.lock() -= 1;
+                                conn_live.changed.notify_all();
                             });
                         if spawned.is_err() {
                             // The stream was moved into the failed closure and is closed.

@@ -12,9 +12,11 @@
 //! | endpoint | Marketo's | answer |
 //! | --- | --- | --- |
 //! | `POST /soap/mktows/2_1` ([`FakeMarketo::soap_url`]) | `https://{id}.mktoapi.com/soap/mktows/2_1` | 200 `successSyncLead`, or 500 SOAP fault |
-//! | `GET /webevents/visitWebPage?…` (under [`FakeMarketo::beacon_base_url`]) | `https://{munchkin-id}.mktoresp.com/webevents/visitWebPage` | 200 empty body, 400, or 429 |
+//! | `GET /webevents/visitWebPage?…` (under [`FakeMarketo::beacon_base_url`]) | `https://{munchkin-id}.mktoresp.com/webevents/visitWebPage` | 200 empty body, 400, 414 or 429 |
 //!
 //! Anything else is 404 (405 for a wrong method on a known path), counted in `not_found`.
+//! Bytes that are not HTTP/1.x get 400 (431 for a head over 64 KB, 413 for a body over 16 MB)
+//! and a closed connection, and are not counted at all.
 //!
 //! # What it checks, and why
 //!
@@ -27,8 +29,8 @@
 //!    are counted together, every started call counts (rejected ones too, as Marketo counts
 //!    calls, not successes).
 //! 2. **concurrency** (`concurrency`, 20024): more than [`Config::max_concurrent`] calls in
-//!    flight (Marketo: 10). A call is in flight from when a worker takes it until its answer is
-//!    about to be written, including [`Config::latency`]. Beacons over rate or concurrency get
+//!    flight (Marketo: 10). A call is in flight from when it has been read in full until its
+//!    answer is about to be written, including [`Config::latency`]. Beacons over rate or concurrency get
 //!    HTTP 429 with `"<code> - <text>"` as a plain-text body, not a SOAP fault.
 //! 3. SOAP only, **schema** (`schema`, 20012): `Content-Type` `text/xml`, `SOAPAction`
 //!    exactly `"http://www.marketo.com/mktows/syncLead"` (quoted), a UTF-8 body of at most 1 MB,
@@ -63,8 +65,10 @@
 //!    not a protocol violation. It takes no lock and spends no quota.
 //!
 //! Beacons: after rate and concurrency, `_mchId` (equal to [`Config::munchkin_id`]), `_mchTk`
-//! and `_mchRu` must be present and non-empty and every `%XX` escape valid, else HTTP 400
-//! (`bad_beacon`); then injection; then the beacon is recorded ([`FakeMarketo::beacons`]).
+//! and `_mchRu` must be present and non-empty and every `%XX` escape valid, else HTTP 400; a URL
+//! longer than Marketo's 8 KB gets 414 (both counted in `bad_beacon`, a client violation); then
+//! injection; then the beacon is recorded ([`FakeMarketo::beacons`]) and answered 200 with an
+//! empty body.
 //!
 //! An accepted sync finds its lead by cookie token, else by `Email`, else creates one (ids
 //! increase from 1001; `status` CREATED the first time, UPDATED after), merges the attributes
@@ -75,7 +79,7 @@
 //!
 //! Every SOAP or beacon request draws three numbers from a SplitMix64 generator seeded with
 //! [`Config::seed`], whatever happens to it, so injections depend only on the seed and the order
-//! in which requests reach the workers. A request that passed the rules above is then, with
+//! in which requests are read in full. A request that passed the rules above is then, with
 //! probability [`Config::fault_rate`], answered with a transient fault: for syncLead one of
 //! 20011 Internal Error, 20023, 20024, a bare HTTP 503 with an HTML body, or a dropped
 //! connection; for a beacon a 503 or a dropped connection. Else, with probability
@@ -84,9 +88,15 @@
 //! every failure its client reported was injected. Injected requests count in `injected_*`, are
 //! not violations, take no lock, spend no quota and change no lead.
 //!
-//! A dropped connection is answered with bytes that are not HTTP: tiny_http cannot close a
-//! socket from a handler, so instead the client's response parser fails at once (a transport
-//! error, no status) and the client closes the connection.
+//! A dropped connection is a real one: the fake reads the request, then closes the socket
+//! without writing a byte, so the client sees a transport error and no status.
+//!
+//! # Threads
+//!
+//! The server is `std::net` plus `httparse` (see the `http` module for why not tiny_http): an
+//! accept thread and one thread per open connection, at most [`Config::workers`] at once
+//! (default 64; further connections wait in the kernel's backlog until one closes). A request
+//! is "in flight" while its connection's thread handles it.
 //!
 //! # Use
 //!
@@ -115,6 +125,7 @@
 mod beacon;
 mod config;
 mod counters;
+mod http;
 mod server;
 mod soap;
 mod time;
@@ -122,8 +133,6 @@ mod time;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::thread::{self, JoinHandle};
 
 pub use beacon::Beacon;
 pub use config::{
@@ -139,56 +148,31 @@ pub const SOAP_PATH: &str = server::SOAP_PATH;
 /// The beacon endpoint's path.
 pub const BEACON_PATH: &str = server::BEACON_PATH;
 
-/// Starts a fake Marketo on `127.0.0.1:{config.port}` with `config.workers` worker threads.
+/// Starts a fake Marketo on `127.0.0.1:{config.port}`.
 ///
 /// Fails only when the port cannot be bound. The server runs until [`FakeMarketo::shutdown`]
 /// or until the handle is dropped.
 pub fn start(config: Config) -> io::Result<FakeMarketo> {
-    let server = tiny_http::Server::http(("127.0.0.1", config.port)).map_err(io::Error::other)?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| io::Error::other("not an IP listener"))?;
-    let server = Arc::new(server);
-    let workers = config.workers.max(1);
+    let (port, workers) = (config.port, config.workers);
     let shared = Arc::new(Shared::new(config));
-    let mut handles = Vec::with_capacity(workers);
-    for n in 0..workers {
-        let (worker_shared, worker_server) = (Arc::clone(&shared), Arc::clone(&server));
-        let handle = thread::Builder::new()
-            .name(format!("fake-marketo-{n}"))
-            .spawn(move || worker_shared.work(&worker_server));
-        match handle {
-            Ok(handle) => handles.push(handle),
-            Err(err) => {
-                shared.stop.store(true, Ordering::Relaxed);
-                for handle in handles {
-                    let _ = handle.join();
-                }
-                return Err(err);
-            }
-        }
-    }
-    Ok(FakeMarketo {
-        addr,
-        shared,
-        workers: handles,
-        server: Some(server),
-    })
+    let handler = {
+        let shared = Arc::clone(&shared);
+        move |request| shared.handle(request)
+    };
+    let listener = http::Listener::start(port, workers, handler)?;
+    Ok(FakeMarketo { listener, shared })
 }
 
 /// A running fake Marketo. Dropping it stops it, like [`FakeMarketo::shutdown`].
 pub struct FakeMarketo {
-    addr: SocketAddr,
+    listener: http::Listener,
     shared: Arc<Shared>,
-    workers: Vec<JoinHandle<()>>,
-    server: Option<Arc<tiny_http::Server>>,
 }
 
 impl std::fmt::Debug for FakeMarketo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeMarketo")
-            .field("addr", &self.addr)
+            .field("addr", &self.addr())
             .finish_non_exhaustive()
     }
 }
@@ -196,12 +180,12 @@ impl std::fmt::Debug for FakeMarketo {
 impl FakeMarketo {
     /// The address it listens on (127.0.0.1 and the bound port).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listener.addr()
     }
 
     /// `http://127.0.0.1:{port}`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// The SOAP endpoint: `http://127.0.0.1:{port}/soap/mktows/2_1`.
@@ -275,24 +259,9 @@ impl FakeMarketo {
         self.shared.state().permanent.clone()
     }
 
-    /// Stops the workers and closes the listening socket. Connections kept alive by a client
-    /// get no further answers.
-    pub fn shutdown(self) {
-        // Drop does the work.
-    }
-
-    fn stop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        for handle in self.workers.drain(..) {
-            let _ = handle.join();
-        }
-        // The last reference: tiny_http closes the listener and its accept thread.
-        self.server.take();
-    }
-}
-
-impl Drop for FakeMarketo {
-    fn drop(&mut self) {
-        self.stop();
+    /// Stops: closes the listening socket and every connection (each after the request it is
+    /// answering), and waits for the connection threads.
+    pub fn shutdown(mut self) {
+        self.listener.stop();
     }
 }

@@ -1,19 +1,16 @@
 //! The worker pool and the rules: every request goes through [`Shared::handle`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
-use tiny_http::{Header, Method, Request, Response};
 
 use crate::beacon::{Beacon, parse_beacon};
 use crate::config::Config;
 use crate::counters::{Counters, InjectedFault, Injection, Lead, PermanentFault, Rule, Violation};
+use crate::http::{HttpAnswer, HttpRequest};
 use crate::soap::{SyncLead, cookie_token, fault_xml, parse_sync_lead, success_xml};
 use crate::time::{parse_timestamp, us_central_day};
 
@@ -24,13 +21,12 @@ pub(crate) const BEACON_PATH: &str = "/webevents/visitWebPage";
 /// The only SOAPAction accepted, quoted as SOAP 1.1 writes it.
 const SOAP_ACTION: &str = "\"http://www.marketo.com/mktows/syncLead\"";
 /// Marketo's body limit.
-const MAX_BODY: u64 = 1_000_000;
+const MAX_BODY: usize = 1_000_000;
+/// Marketo's URL limit.
+const MAX_URL: usize = 8 * 1024;
 /// Records kept per log (violations); older ones are counted but not kept.
 const MAX_LOG: usize = 10_000;
 const HTML_503: &str = "<html><head><title>503 Service Unavailable</title></head><body><h1>Service Unavailable</h1><p>The server is temporarily unable to service your request.</p></body></html>\n";
-/// What a dropped connection writes instead of an answer: not HTTP, so the client's response
-/// parser fails and it closes the connection (tiny_http gives no way to close it from here).
-const NOT_HTTP: &[u8] = b"connection dropped by fake-marketo\r\n\r\n";
 
 /// A small, seedable generator (SplitMix64): deterministic fault injection without `rand`.
 #[derive(Debug, Clone, Default)]
@@ -90,29 +86,34 @@ impl State {
     }
 }
 
-/// An answer to write.
-enum Answer {
-    /// A SOAP body: 200 for success, 500 for a fault.
-    Soap(u16, String),
-    /// 200, empty body (accepted beacon).
-    Empty,
-    /// A short plain-text answer (400, 404, 405, 429).
-    Text(u16, String),
-    /// Bare 503 with an HTML body.
-    Html503,
-    /// No answer at all.
-    Drop,
+fn text(status: u16, body: String) -> HttpAnswer {
+    HttpAnswer::Full(status, Some("text/plain; charset=utf-8"), body.into_bytes())
 }
 
-fn fault(code: u32, text: &str) -> Answer {
-    Answer::Soap(
+fn soap(status: u16, body: String) -> HttpAnswer {
+    HttpAnswer::Full(status, Some("text/xml; charset=utf-8"), body.into_bytes())
+}
+
+fn fault(code: u32, text: &str) -> HttpAnswer {
+    soap(
         500,
         fault_xml(Some(code), text, &format!("{text} ({code})")),
     )
 }
 
-fn lock_fault() -> Answer {
-    Answer::Soap(
+fn schema_fault(why: &str) -> HttpAnswer {
+    soap(
+        500,
+        fault_xml(
+            Some(20012),
+            "Request Not Understood",
+            &format!("Request Not Understood: {why} (20012)"),
+        ),
+    )
+}
+
+fn lock_fault() -> HttpAnswer {
+    soap(
         500,
         fault_xml(None, "Exceeded lock attempts", "Exceeded lock attempts"),
     )
@@ -127,7 +128,6 @@ enum Kind {
 pub(crate) struct Shared {
     pub config: Config,
     pub state: Mutex<State>,
-    pub stop: AtomicBool,
 }
 
 impl Shared {
@@ -139,7 +139,6 @@ impl Shared {
         Shared {
             config,
             state: Mutex::new(state),
-            stop: AtomicBool::new(false),
         }
     }
 
@@ -149,48 +148,38 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A worker: takes requests until asked to stop.
-    pub(crate) fn work(&self, server: &tiny_http::Server) {
-        while !self.stop.load(Ordering::Relaxed) {
-            match server.recv_timeout(Duration::from_millis(50)) {
-                Ok(Some(request)) => self.handle(request),
-                Ok(None) => {}
-                Err(_) => thread::sleep(Duration::from_millis(50)),
-            }
-        }
-    }
-
-    fn handle(&self, mut request: Request) {
-        let url = request.url().to_owned();
-        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-        let kind = match (request.method(), path) {
-            (Method::Post, SOAP_PATH) => Kind::Soap(read_soap(&mut request)),
-            (Method::Get, BEACON_PATH) => {
-                Kind::Beacon(parse_beacon(query, &self.config.munchkin_id))
-            }
+    /// Answers one request: routes it, applies the rules, waits `latency`, then answers.
+    pub(crate) fn handle(&self, request: HttpRequest) -> HttpAnswer {
+        let (path, query) = request
+            .target
+            .split_once('?')
+            .unwrap_or((&request.target, ""));
+        let kind = match (request.method.as_str(), path) {
+            ("POST", SOAP_PATH) => Kind::Soap(read_soap(&request)),
+            ("GET", BEACON_PATH) if request.target.len() > MAX_URL => Kind::Beacon(Err(format!(
+                "URL of {} bytes, longer than Marketo's 8 KB",
+                request.target.len()
+            ))),
+            ("GET", BEACON_PATH) => Kind::Beacon(parse_beacon(query, &self.config.munchkin_id)),
             (_, SOAP_PATH | BEACON_PATH) => {
                 self.count_other();
-                respond(request, Answer::Text(405, "method not allowed\n".into()));
-                return;
+                return text(405, "method not allowed\n".into());
             }
             _ => {
                 self.count_other();
-                respond(request, Answer::Text(404, "not found\n".into()));
-                return;
+                return text(404, "not found\n".into());
             }
         };
         let (answer, held_lock) = self.decide(kind);
         if !self.config.latency.is_zero() {
             thread::sleep(self.config.latency);
         }
-        {
-            let mut state = self.state();
-            state.in_flight -= 1;
-            if let Some(key) = held_lock {
-                state.leads_in_flight.remove(&key);
-            }
+        let mut state = self.state();
+        state.in_flight -= 1;
+        if let Some(key) = held_lock {
+            state.leads_in_flight.remove(&key);
         }
-        respond(request, answer);
+        answer
     }
 
     fn count_other(&self) {
@@ -200,11 +189,12 @@ impl Shared {
     }
 
     /// Applies the rules in order; returns the answer and the lock key taken, if any.
-    fn decide(&self, kind: Kind) -> (Answer, Option<String>) {
+    fn decide(&self, kind: Kind) -> (HttpAnswer, Option<String>) {
         let config = &self.config;
+        // Read the clock before locking: a test's clock closure may look at the fake.
+        let now = config.now_ms();
         let mut guard = self.state();
         let state = &mut *guard;
-        let now = config.now_ms();
         state.counters.requests_total += 1;
         match kind {
             Kind::Soap(_) => state.counters.soap_requests += 1,
@@ -231,11 +221,11 @@ impl Shared {
         }
         state.window.push_back(now);
         let is_beacon = matches!(kind, Kind::Beacon(_));
-        let throttle = |code: u32, text: &str| {
+        let throttle = |code: u32, message: &str| {
             if is_beacon {
-                Answer::Text(429, format!("{code} - {text}\n"))
+                text(429, format!("{code} - {message}\n"))
             } else {
-                fault(code, text)
+                fault(code, message)
             }
         };
         if state.window.len() > config.rate_limit {
@@ -268,11 +258,12 @@ impl Shared {
         request: u64,
         draws: Draws,
         beacon: Result<Beacon, String>,
-    ) -> Answer {
+    ) -> HttpAnswer {
         let beacon = match beacon {
             Ok(beacon) => beacon,
             Err(why) => {
-                let answer = Answer::Text(400, format!("bad beacon: {why}\n"));
+                let status = if why.starts_with("URL of") { 414 } else { 400 };
+                let answer = text(status, format!("bad beacon: {why}\n"));
                 violate(state, request, Rule::BadBeacon, why);
                 return answer;
             }
@@ -283,7 +274,7 @@ impl Shared {
         }
         state.counters.accepted_beacons += 1;
         state.beacons.push(beacon);
-        Answer::Empty
+        HttpAnswer::Full(200, None, Vec::new())
     }
 
     fn decide_sync(
@@ -293,19 +284,12 @@ impl Shared {
         draws: Draws,
         now: i64,
         sync: Result<SyncLead, String>,
-    ) -> (Answer, Option<String>) {
+    ) -> (HttpAnswer, Option<String>) {
         let config = &self.config;
         let sync = match sync {
             Ok(sync) => sync,
             Err(why) => {
-                let answer = Answer::Soap(
-                    500,
-                    fault_xml(
-                        Some(20012),
-                        "Request Not Understood",
-                        &format!("Request Not Understood: {why} (20012)"),
-                    ),
-                );
+                let answer = schema_fault(&why);
                 violate(state, request, Rule::Schema, why);
                 return (answer, None);
             }
@@ -316,14 +300,7 @@ impl Shared {
             (None, Some(email)) => format!("email:{email}"),
             (None, None) => {
                 let why = "leadRecord has no Email and the request no marketoCookie token";
-                let answer = Answer::Soap(
-                    500,
-                    fault_xml(
-                        Some(20012),
-                        "Request Not Understood",
-                        &format!("Request Not Understood: {why} (20012)"),
-                    ),
-                );
+                let answer = schema_fault(why);
                 violate(state, request, Rule::Schema, why.into());
                 return (answer, None);
             }
@@ -408,7 +385,7 @@ impl Shared {
                 .collect();
             if !unknown.is_empty() {
                 let list = unknown.join(", ");
-                let answer = Answer::Soap(
+                let answer = soap(
                     500,
                     fault_xml(
                         Some(20105),
@@ -443,10 +420,7 @@ impl Shared {
         let record = sync
             .return_lead
             .then_some((lead.email.as_deref(), fields.as_slice()));
-        (
-            Answer::Soap(200, success_xml(lead.id, created, record)),
-            Some(key),
-        )
+        (soap(200, success_xml(lead.id, created, record)), Some(key))
     }
 }
 
@@ -472,10 +446,10 @@ fn upsert(state: &mut State, sync: &SyncLead, token: Option<String>) -> (usize, 
         }
     };
     if let Some(email) = &sync.email {
-        if let Some(old) = state.leads[index].email.replace(email.clone()) {
-            if &old != email {
-                state.by_email.remove(&old);
-            }
+        if let Some(old) = state.leads[index].email.replace(email.clone())
+            && &old != email
+        {
+            state.by_email.remove(&old);
         }
         state.by_email.insert(email.clone(), index);
     }
@@ -516,7 +490,7 @@ fn violate(state: &mut State, request: u64, rule: Rule, detail: String) {
     }
 }
 
-fn inject(state: &mut State, request: u64, kind: InjectedFault) -> Answer {
+fn inject(state: &mut State, request: u64, kind: InjectedFault) -> HttpAnswer {
     let counters = &mut state.counters;
     state.injections.push(Injection { request, kind });
     match kind {
@@ -534,11 +508,11 @@ fn inject(state: &mut State, request: u64, kind: InjectedFault) -> Answer {
         }
         InjectedFault::Http503 => {
             counters.injected_http_503 += 1;
-            Answer::Html503
+            HttpAnswer::Full(503, Some("text/html"), HTML_503.as_bytes().to_vec())
         }
         InjectedFault::Drop => {
             counters.injected_drop += 1;
-            Answer::Drop
+            HttpAnswer::Drop
         }
         InjectedFault::Permanent => {
             counters.injected_permanent += 1;
@@ -557,26 +531,10 @@ fn sign(key: &str, timestamp: &str, user_id: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn header<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
-}
-
 /// Checks the HTTP framing of a SOAP call and reads its envelope.
-fn read_soap(request: &mut Request) -> Result<SyncLead, String> {
-    let content_type = header(request, "Content-Type").map(str::to_owned);
-    let action = header(request, "SOAPAction").map(str::to_owned);
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|err| format!("could not read the body: {err}"))?;
+fn read_soap(request: &HttpRequest) -> Result<SyncLead, String> {
+    let content_type = request.header("Content-Type");
     let media_type = content_type
-        .as_deref()
         .and_then(|ct| ct.split(';').next())
         .map(|t| t.trim().to_ascii_lowercase());
     if media_type.as_deref() != Some("text/xml") {
@@ -584,45 +542,18 @@ fn read_soap(request: &mut Request) -> Result<SyncLead, String> {
             "Content-Type must be text/xml, got {content_type:?}"
         ));
     }
-    if action.as_deref().map(str::trim) != Some(SOAP_ACTION) {
+    let action = request.header("SOAPAction");
+    if action.map(str::trim) != Some(SOAP_ACTION) {
         return Err(format!("SOAPAction must be {SOAP_ACTION}, got {action:?}"));
     }
-    if body.len() as u64 > MAX_BODY {
-        return Err(format!("body larger than {MAX_BODY} bytes"));
+    if request.body.len() > MAX_BODY {
+        return Err(format!(
+            "body of {} bytes, larger than Marketo's 1 MB",
+            request.body.len()
+        ));
     }
-    let text = String::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
-    parse_sync_lead(&text)
-}
-
-fn with_type<R: Read>(response: Response<R>, value: &str) -> Response<R> {
-    match Header::from_bytes("Content-Type", value) {
-        Ok(header) => response.with_header(header),
-        Err(()) => response,
-    }
-}
-
-fn respond(request: Request, answer: Answer) {
-    let result = match answer {
-        Answer::Soap(status, body) => request.respond(with_type(
-            Response::from_string(body).with_status_code(status),
-            "text/xml; charset=utf-8",
-        )),
-        Answer::Empty => request.respond(Response::empty(200)),
-        Answer::Text(status, body) => request.respond(with_type(
-            Response::from_string(body).with_status_code(status),
-            "text/plain; charset=utf-8",
-        )),
-        Answer::Html503 => request.respond(with_type(
-            Response::from_string(HTML_503).with_status_code(503),
-            "text/html",
-        )),
-        Answer::Drop => {
-            let mut writer = request.into_writer();
-            writer.write_all(NOT_HTTP).and_then(|()| writer.flush())
-        }
-    };
-    // The client may have gone away; nothing to do about it.
-    let _ = result;
+    let text = std::str::from_utf8(&request.body).map_err(|_| "body is not UTF-8".to_owned())?;
+    parse_sync_lead(text)
 }
 
 #[cfg(test)]

@@ -304,12 +304,12 @@ pub(crate) fn parse_sync_lead(xml: &str) -> Result<SyncLead, String> {
     if let Some(foreign_id) = foreign_id {
         text_of(foreign_id, true)?;
     }
-    if let Some(Some(kind)) = foreign_type.map(|e| text_of(e, true)).transpose()? {
-        if !["CUSTOM", "SFDC", "NETSUITE"].contains(&kind.trim()) {
-            return Err(format!(
-                "ForeignSysType must be CUSTOM, SFDC or NETSUITE, got {kind:?}"
-            ));
-        }
+    if let Some(Some(kind)) = foreign_type.map(|e| text_of(e, true)).transpose()?
+        && !["CUSTOM", "SFDC", "NETSUITE"].contains(&kind.trim())
+    {
+        return Err(format!(
+            "ForeignSysType must be CUSTOM, SFDC or NETSUITE, got {kind:?}"
+        ));
     }
     let mut attributes = Vec::new();
     if let Some(list) = list.filter(|l| !l.nil) {
@@ -385,13 +385,12 @@ pub(crate) fn cookie_token(cookie: &str) -> Option<String> {
 const ENVELOPE_OPEN: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:ns1=\"http://www.marketo.com/mktows/\">\n  <SOAP-ENV:Body>\n";
 const ENVELOPE_CLOSE: &str = "  </SOAP-ENV:Body>\n</SOAP-ENV:Envelope>\n";
 
-/// A `successSyncLead` answer, shaped like Marketo's (`syncLead-response-*.xml`).
-/// `record` is `(email, fields)` when the request asked for `returnLead`.
-pub(crate) fn success_xml(
-    lead_id: u64,
-    created: bool,
-    record: Option<(Option<&str>, &[(String, String)])>,
-) -> String {
+/// The lead record sent back for `returnLead`: its email and `(attrName, attrValue)` pairs.
+pub(crate) type Record<'a> = (Option<&'a str>, &'a [(String, String)]);
+
+/// A `successSyncLead` answer, shaped like Marketo's (`syncLead-response-*.xml`), with the
+/// lead record when the request asked for `returnLead`.
+pub(crate) fn success_xml(lead_id: u64, created: bool, record: Option<Record<'_>>) -> String {
     let status = if created { "CREATED" } else { "UPDATED" };
     let mut xml = String::from(ENVELOPE_OPEN);
     xml.push_str(&format!(

@@ -142,7 +142,12 @@ pub struct Stats {
 /// `anonymousId` (they have no lock, but keeping a user's events together keeps them in order).
 pub fn lead_key(message: &Message<'_>) -> Option<String> {
     let common = message.common();
-    let cookie = common.context.marketo_cookie.as_deref().and_then(|c| Cookie::parse(c).ok()).map(|c| c.token.into_owned());
+    let cookie = common
+        .context
+        .marketo_cookie
+        .as_deref()
+        .and_then(|c| Cookie::parse(c).ok())
+        .map(|c| c.token.into_owned());
     match message {
         Message::Identify(m) => cookie.or_else(|| email_of(m).map(str::to_owned)),
         _ => cookie.or_else(|| common.user_id.as_deref().or(common.anonymous_id.as_deref()).map(str::to_owned)),
@@ -262,7 +267,11 @@ struct InFlight {
 enum Next {
     Done(Delivery),
     /// Back to the queue; `restore_lock` when Marketo refused the request before processing it.
-    Retry { at: Timestamp, restore_lock: bool, counts_attempt: bool },
+    Retry {
+        at: Timestamp,
+        restore_lock: bool,
+        counts_attempt: bool,
+    },
 }
 
 /// The outbox. See the module docs.
@@ -288,7 +297,10 @@ pub struct Outbox<D: MarketoDestination> {
 
 impl<D: MarketoDestination> std::fmt::Debug for Outbox<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outbox").field("config", &self.config).field("stats", &self.stats()).finish_non_exhaustive()
+        f.debug_struct("Outbox")
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
     }
 }
 
@@ -325,7 +337,11 @@ impl<D: MarketoDestination> Outbox<D> {
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
         s.in_flight = self.in_flight.len() as u64;
-        s.held = if self.quota_until > i64::MIN { s.unresolved.saturating_sub(s.in_flight) } else { 0 };
+        s.held = if self.quota_until > i64::MIN {
+            s.unresolved.saturating_sub(s.in_flight)
+        } else {
+            0
+        };
         s
     }
 
@@ -345,19 +361,40 @@ impl<D: MarketoDestination> Outbox<D> {
         self.stats.unresolved += 1;
         let message_id = message.common().message_id.as_deref().map(str::to_owned);
         let plan = self.destination.plan(message, now);
-        let mut entry = Entry { ticket, message_id, warnings: Vec::new() };
+        let mut entry = Entry {
+            ticket,
+            message_id,
+            warnings: Vec::new(),
+        };
         match plan {
             Err(e) => {
                 let code = e.fault().and_then(|f| f.code);
-                self.finish_entry(entry, Delivery::Failed { kind: e.kind(), reason: e.to_string(), code }, 0);
+                self.finish_entry(
+                    entry,
+                    Delivery::Failed {
+                        kind: e.kind(),
+                        reason: e.to_string(),
+                        code,
+                    },
+                    0,
+                );
             }
             Ok(Plan::Skip(reason)) => self.finish_entry(entry, Delivery::Skipped(reason), 0),
             Ok(Plan::Send { mut steps, warnings }) => {
                 entry.warnings = warnings;
                 // The SOAP destination plans one request per message.
                 let Some(step) = steps.pop().filter(|_| steps.is_empty()) else {
-                    let reason = "the destination planned a number of requests other than one, which this outbox does not support".to_owned();
-                    self.finish_entry(entry, Delivery::Failed { kind: ErrorKind::InvalidField, reason, code: None }, 0);
+                    let reason =
+                        "the destination planned a number of requests other than one, which this outbox does not support".to_owned();
+                    self.finish_entry(
+                        entry,
+                        Delivery::Failed {
+                            kind: ErrorKind::InvalidField,
+                            reason,
+                            code: None,
+                        },
+                        0,
+                    );
                     return Ok(ticket);
                 };
                 let job = Job::new(step.operation, entry, now);
@@ -492,7 +529,15 @@ impl<D: MarketoDestination> Outbox<D> {
                 Err(e) => {
                     let code = e.fault().and_then(|f| f.code);
                     let flight = InFlight { work, job, prev_start };
-                    self.complete(flight, Next::Done(Delivery::Failed { kind: e.kind(), reason: e.to_string(), code }), now);
+                    self.complete(
+                        flight,
+                        Next::Done(Delivery::Failed {
+                            kind: e.kind(),
+                            reason: e.to_string(),
+                            code,
+                        }),
+                        now,
+                    );
                 }
             }
         }
@@ -528,9 +573,11 @@ impl<D: MarketoDestination> Outbox<D> {
         };
         let next = match self.destination.read_response(&flight.job.operation, response) {
             Ok(Answer::SyncLead(result)) => match result.status {
-                SyncStatus::Failed { error } => {
-                    Next::Done(Delivery::Failed { kind: ErrorKind::MarketoFault, reason: format!("Marketo reported the sync FAILED: {error}"), code: None })
-                }
+                SyncStatus::Failed { error } => Next::Done(Delivery::Failed {
+                    kind: ErrorKind::MarketoFault,
+                    reason: format!("Marketo reported the sync FAILED: {error}"),
+                    code: None,
+                }),
                 status => Next::Done(Delivery::Delivered {
                     lead_id: result.lead_id,
                     status: Some(status),
@@ -538,7 +585,12 @@ impl<D: MarketoDestination> Outbox<D> {
                     merged_with: flight.job.entries.len() - 1,
                 }),
             },
-            Ok(_) => Next::Done(Delivery::Delivered { lead_id: None, status: None, dropped_fields: Vec::new(), merged_with: 0 }),
+            Ok(_) => Next::Done(Delivery::Delivered {
+                lead_id: None,
+                status: None,
+                dropped_fields: Vec::new(),
+                merged_with: 0,
+            }),
             Err(e) => {
                 let mut flight = flight;
                 let next = self.on_error(&mut flight.job, e, now);
@@ -556,7 +608,12 @@ impl<D: MarketoDestination> Outbox<D> {
         let Some(flight) = self.in_flight.remove(&tag.0) else {
             return false;
         };
-        let next = self.backoff(&flight.job, now, &format!("transport error: {error}"), ErrorKind::UnexpectedResponse);
+        let next = self.backoff(
+            &flight.job,
+            now,
+            &format!("transport error: {error}"),
+            ErrorKind::UnexpectedResponse,
+        );
         self.complete(flight, next, now);
         true
     }
@@ -570,12 +627,22 @@ impl<D: MarketoDestination> Outbox<D> {
         if retry != Some(Retry::Throttle) {
             self.throttle_streak = 0;
         }
-        let failed = |reason: String| Next::Done(Delivery::Failed { kind: error.kind(), reason, code });
+        let failed = |reason: String| {
+            Next::Done(Delivery::Failed {
+                kind: error.kind(),
+                reason,
+                code,
+            })
+        };
         match retry {
             Some(Retry::Resign) if job.resigns < self.config.max_resigns => {
                 job.resigns += 1;
                 self.stats.resigns += 1;
-                Next::Retry { at: now, restore_lock: true, counts_attempt: false }
+                Next::Retry {
+                    at: now,
+                    restore_lock: true,
+                    counts_attempt: false,
+                }
             }
             Some(Retry::Resign) => failed(format!("{error} (signed again {} times)", job.resigns)),
             Some(Retry::Throttle) => {
@@ -583,7 +650,11 @@ impl<D: MarketoDestination> Outbox<D> {
                 let pause = pause.min(ms(self.config.rate_window).max(1));
                 self.throttle_streak += 1;
                 self.throttle_until = self.throttle_until.max(now.unix_ms() + pause);
-                Next::Retry { at: now, restore_lock: true, counts_attempt: false }
+                Next::Retry {
+                    at: now,
+                    restore_lock: true,
+                    counts_attempt: false,
+                }
             }
             Some(Retry::AfterQuotaReset) => {
                 let until = now.next_us_central_midnight();
@@ -591,14 +662,22 @@ impl<D: MarketoDestination> Outbox<D> {
                     self.stats.quota_holds += 1;
                 }
                 self.quota_until = self.quota_until.max(until.unix_ms());
-                Next::Retry { at: until, restore_lock: true, counts_attempt: false }
+                Next::Retry {
+                    at: until,
+                    restore_lock: true,
+                    counts_attempt: false,
+                }
             }
             Some(Retry::AfterLeadLock) => {
                 let at = now.plus_ms(ms(self.config.lead_lock));
                 if job.attempts >= self.config.max_attempts {
                     return failed(format!("{error} after {} attempts", job.attempts));
                 }
-                Next::Retry { at, restore_lock: false, counts_attempt: true }
+                Next::Retry {
+                    at,
+                    restore_lock: false,
+                    counts_attempt: true,
+                }
             }
             Some(Retry::Later | Retry::Backoff) => self.backoff(job, now, &error.to_string(), error.kind()),
             Some(Retry::Reauthenticate) => self.backoff(job, now, &error.to_string(), error.kind()),
@@ -608,7 +687,11 @@ impl<D: MarketoDestination> Outbox<D> {
                         // Marketo named fields this sync does not have: resending cannot help.
                         return failed(error.to_string());
                     }
-                    Next::Retry { at: now, restore_lock: true, counts_attempt: false }
+                    Next::Retry {
+                        at: now,
+                        restore_lock: true,
+                        counts_attempt: false,
+                    }
                 }
                 _ => failed(error.to_string()),
             },
@@ -627,9 +710,15 @@ impl<D: MarketoDestination> Outbox<D> {
         let exp = ms(self.config.backoff_base).saturating_mul(1i64 << (job.attempts.saturating_sub(1)).min(30));
         let capped = exp.min(ms(self.config.backoff_max));
         // Deterministic jitter in [50 %, 100 %] of the delay.
-        let seed = self.config.jitter_seed ^ job.entries.first().map_or(0, |e| e.ticket.0).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(job.attempts);
+        let seed = self.config.jitter_seed
+            ^ job.entries.first().map_or(0, |e| e.ticket.0).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ u64::from(job.attempts);
         let fraction = 500 + (splitmix(seed) % 501) as i64;
-        Next::Retry { at: now.plus_ms(capped * fraction / 1000), restore_lock: false, counts_attempt: true }
+        Next::Retry {
+            at: now.plus_ms(capped * fraction / 1000),
+            restore_lock: false,
+            counts_attempt: true,
+        }
     }
 
     fn complete(&mut self, flight: InFlight, next: Next, now: Timestamp) {
@@ -645,7 +734,11 @@ impl<D: MarketoDestination> Outbox<D> {
                     self.release_lead(key, None, now);
                 }
             }
-            Next::Retry { at, restore_lock, counts_attempt } => {
+            Next::Retry {
+                at,
+                restore_lock,
+                counts_attempt,
+            } => {
                 if !counts_attempt {
                     job.attempts = job.attempts.saturating_sub(1);
                 }
@@ -683,7 +776,8 @@ impl<D: MarketoDestination> Outbox<D> {
         self.schedule_lead(key.to_owned(), now);
         if let Some(at) = expire_at {
             self.delayed_seq += 1;
-            self.delayed.push(Reverse((at.unix_ms(), self.delayed_seq, Work::Expire(key.to_owned()))));
+            self.delayed
+                .push(Reverse((at.unix_ms(), self.delayed_seq, Work::Expire(key.to_owned()))));
         }
     }
 
@@ -704,7 +798,13 @@ impl<D: MarketoDestination> Outbox<D> {
             Delivery::Failed { .. } => self.stats.failed += 1,
         }
         self.stats.unresolved = self.stats.unresolved.saturating_sub(1);
-        self.outcomes.push_back(Outcome { ticket: entry.ticket, message_id: entry.message_id, delivery, attempts, warnings: entry.warnings });
+        self.outcomes.push_back(Outcome {
+            ticket: entry.ticket,
+            message_id: entry.message_id,
+            delivery,
+            attempts,
+            warnings: entry.warnings,
+        });
     }
 
     /// Leads currently tracked (pending work or a lock still running): the outbox's memory grows

@@ -126,7 +126,10 @@ mod tests {
 
     #[test]
     fn splits_as_written() {
-        assert_eq!(split_url("https://example.com/pricing?plan=pro&ref=ad#top"), ("https", "/pricing", "plan=pro&ref=ad", "top"));
+        assert_eq!(
+            split_url("https://example.com/pricing?plan=pro&ref=ad#top"),
+            ("https", "/pricing", "plan=pro&ref=ad", "top")
+        );
         assert_eq!(split_url("http://example.com"), ("http", "/", "", ""));
         assert_eq!(split_url("https://e.com/a/../b%20c?"), ("https", "/a/../b%20c", "", ""));
         assert_eq!(split_url("/relative?q#f"), ("", "/relative", "q", "f"));

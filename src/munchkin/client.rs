@@ -60,10 +60,10 @@ use std::collections::HashMap;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use sha1::{Digest, Sha1};
 
-use super::{encode_uri_component, js_string, write_track_path};
+use super::{encode_uri_component, write_track_path};
 use crate::casing::REST_TO_SOAP;
 use crate::error::Error;
-use crate::event::{write_compact_json, Fields, Identify, Message, Page, Track, Value};
+use crate::event::{Fields, Identify, Message, Page, Track, Value, write_compact_json};
 use crate::settings::{Secret, Settings, TraitMapping};
 
 /// One Munchkin call: `mktoMunchkinFunction(<function>, <args>…)`.
@@ -241,16 +241,22 @@ pub fn track_call(event: &str, properties: &Fields<'_>) -> MunchkinCall {
     let mut url = String::with_capacity(event.len() + 7);
     write_track_path(event, &mut url);
     let mut params = String::new();
+    write_js_params(properties, &mut params);
+    MunchkinCall::VisitWebPage { url, params }
+}
+
+/// Appends `key=encodeURIComponent(String(value))&` per property, in JavaScript object order
+/// (array-index keys first, ascending; a repeated key keeps its first place and its last value).
+pub(crate) fn write_js_params(properties: &Fields<'_>, params: &mut String) {
     let mut text = String::new();
     for (key, value) in JsObject::from_fields(properties).entries.iter() {
         params.push_str(key);
         params.push('=');
         text.clear();
         js_string(value, &mut text);
-        encode_uri_component(&text, &mut params);
+        encode_uri_component(&text, params);
         params.push('&');
     }
-    MunchkinCall::VisitWebPage { url, params }
 }
 
 /// The `visitWebPage` call of a page: `url` as given, `params` its query without `?` and without
@@ -260,13 +266,23 @@ pub fn track_call(event: &str, properties: &Fields<'_>) -> MunchkinCall {
 /// browser resolves it against the document) or, without one, against `http://localhost/`. A
 /// URL that does not parse (`http://exa mple.com/?q=1`) gives empty params, as in a browser.
 pub fn page_call(url: &str, base: Option<&str>) -> MunchkinCall {
-    MunchkinCall::VisitWebPage { url: url.to_owned(), params: url_query(url, base) }
+    MunchkinCall::VisitWebPage {
+        url: url.to_owned(),
+        params: url_query(url, base),
+    }
 }
 
 /// What `document.createElement('a')` with `href = url` reports as `search`, without the `?`.
 fn url_query(url: &str, base: Option<&str>) -> String {
-    let base = base.and_then(|b| url::Url::parse(b).ok()).or_else(|| url::Url::parse("http://localhost/").ok());
-    url::Url::options().base_url(base.as_ref()).parse(url).ok().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default()
+    let base = base
+        .and_then(|b| url::Url::parse(b).ok())
+        .or_else(|| url::Url::parse("http://localhost/").ok());
+    url::Url::options()
+        .base_url(base.as_ref())
+        .parse(url)
+        .ok()
+        .and_then(|u| u.query().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Builds [`MunchkinCall`]s from Segment messages, as analytics.js's Marketo integration did in
@@ -343,8 +359,16 @@ impl Client {
             return Ok(None);
         }
         let url = match message.properties.get("url") {
-            None | Some(Value::Null) => return Err(Error::MissingUrl { message: common.message_ref() }),
-            Some(Value::String(s)) if s.is_empty() => return Err(Error::MissingUrl { message: common.message_ref() }),
+            None | Some(Value::Null) => {
+                return Err(Error::MissingUrl {
+                    message: common.message_ref(),
+                });
+            }
+            Some(Value::String(s)) if s.is_empty() => {
+                return Err(Error::MissingUrl {
+                    message: common.message_ref(),
+                });
+            }
             Some(Value::String(s)) => s,
             Some(other) => {
                 return Err(Error::InvalidField {
@@ -387,9 +411,20 @@ impl Client {
             Value::String(s) => hash_input.push_str(s),
             other => js_string(other, &mut hash_input),
         }
-        let attributes = if self.is_v2() { facade.v2(email, &self.trait_mappings) } else { facade.v1(email) };
-        let attributes = attributes.entries.into_iter().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        Ok(Some(MunchkinCall::AssociateLead { attributes, hash: associate_lead_hash(self.private_key.expose(), &hash_input) }))
+        let attributes = if self.is_v2() {
+            facade.v2(email, &self.trait_mappings)
+        } else {
+            facade.v1(email)
+        };
+        let attributes = attributes
+            .entries
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Ok(Some(MunchkinCall::AssociateLead {
+            attributes,
+            hash: associate_lead_hash(self.private_key.expose(), &hash_input),
+        }))
     }
 }
 
@@ -420,7 +455,11 @@ impl<'m> Facade<'m> {
         if let Some(id) = user_id {
             traits.set(Cow::Borrowed("id"), Value::String(Cow::Borrowed(id)));
         }
-        Facade { traits, user_id, anonymous_id }
+        Facade {
+            traits,
+            user_id,
+            anonymous_id,
+        }
     }
 
     /// `proxy('traits.<path>')`.
@@ -432,7 +471,10 @@ impl<'m> Facade<'m> {
     fn email(&self) -> Option<Value<'m>> {
         match self.proxy("email") {
             Some(v) if truthy(&v) => Some(v),
-            _ => self.user_id.filter(|u| is_email_like(u)).map(|u| Value::String(Cow::Borrowed(u))),
+            _ => self
+                .user_id
+                .filter(|u| crate::event::looks_like_email(u))
+                .map(|u| Value::String(Cow::Borrowed(u))),
         }
     }
 
@@ -494,7 +536,9 @@ impl<'m> Facade<'m> {
                 _ => self.proxy(alias),
             };
             // `if (value == null) continue;`
-            let Some(value) = value.filter(|v| *v != Value::Null) else { continue };
+            let Some(value) = value.filter(|v| *v != Value::Null) else {
+                continue;
+            };
             ret.set(Cow::Borrowed(name), value);
             ret.remove(alias);
         }
@@ -507,7 +551,12 @@ impl<'m> Facade<'m> {
                 Some(Value::Object(raw)) => JsObject::parse(&raw),
                 _ => JsObject::default(),
             };
-            for (key, name) in [("city", "City"), ("country", "Country"), ("postalCode", "PostalCode"), ("state", "State")] {
+            for (key, name) in [
+                ("city", "City"),
+                ("country", "Country"),
+                ("postalCode", "PostalCode"),
+                ("state", "State"),
+            ] {
                 match obj_case(&address, &normalize(key)) {
                     Some(v) => ret.set(Cow::Borrowed(name), v),
                     // `traits.City = undefined`: a key Munchkin never sees; left out.
@@ -554,7 +603,12 @@ impl<'m> Facade<'m> {
                     Some(zip) if truthy(&zip) => Some(zip),
                     _ => get("postalCode"),
                 };
-                for (name, value) in [("City", get("city")), ("Country", get("country")), ("PostalCode", postal), ("State", get("state"))] {
+                for (name, value) in [
+                    ("City", get("city")),
+                    ("Country", get("country")),
+                    ("PostalCode", postal),
+                    ("State", get("state")),
+                ] {
                     if let Some(v) = value {
                         put(&mut out, name, v);
                     }
@@ -586,6 +640,99 @@ fn owned_string<'x>(s: String) -> Value<'x> {
     Value::String(Cow::Owned(s))
 }
 
+/// Appends JavaScript's `String(value)` (see the [module documentation](self)): strings as they
+/// are, numbers as their JSON text, `true`/`false`, `null`, `[object Object]`, and arrays as their
+/// elements joined by `,` (nested arrays flattened the same way, `null` elements empty).
+///
+/// Arrays are read in one pass without recursion, so any nesting depth is safe.
+fn js_string(value: &Value<'_>, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Object(_) => out.push_str("[object Object]"),
+        Value::Array(raw) => js_array_string(raw, out),
+        other => {
+            other.write_text(out);
+        }
+    }
+}
+
+/// `String(array)` from the array's JSON text. Brackets vanish and every `,` between elements, at
+/// any depth, stays a `,`, which is what the recursive `join(',')` produces: `[1,[2,3],[],null]`
+/// -> `1,2,3,,`.
+fn js_array_string(raw: &str, out: &mut String) {
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'[' | b']' | b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b',' => {
+                out.push(',');
+                i += 1;
+            }
+            b'"' => {
+                let end = string_end(b, i);
+                if let Some(Ok(Value::String(s))) = raw.get(i..end).map(Value::from_raw) {
+                    out.push_str(&s);
+                }
+                i = end;
+            }
+            b'{' => {
+                out.push_str("[object Object]");
+                i = container_end(b, i);
+            }
+            _ => {
+                // true, false, null or a number: up to the next delimiter.
+                let end = b[i..]
+                    .iter()
+                    .position(|c| matches!(c, b',' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .map_or(b.len(), |n| i + n);
+                match raw.get(i..end) {
+                    Some("null") | None => {}
+                    Some(token) => out.push_str(token),
+                }
+                i = end.max(i + 1);
+            }
+        }
+    }
+}
+
+/// The index just after the JSON string starting at `start` (its closing quote), or the end.
+fn string_end(b: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// The index just after the object or array starting at `start`, or the end.
+fn container_end(b: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i = string_end(b, i);
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    b.len()
+}
+
 /// A mapped V2 field name: a standard REST name becomes its SOAP name (`fax` -> `Fax`), any other
 /// name is kept as written (custom field API names are the same in REST and SOAP, as
 /// `integrations/marketo-v2/lib/index.js` says).
@@ -612,7 +759,8 @@ fn js_last_name(name: &str) -> Option<String> {
 fn is_js_space(c: char) -> bool {
     matches!(
         c,
-        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
     )
 }
 
@@ -621,25 +769,12 @@ fn js_trim(s: &str) -> &str {
     s.trim_matches(is_js_space)
 }
 
-/// Whether `text` matches `/.+@.+\..+/` (is-email, as facade's `email()` uses it on `userId`):
-/// somewhere on one line, an `@` after at least one character, then at least one character, a
-/// `.`, and at least one more character. `.` does not match line terminators.
-pub(crate) fn is_email_like(text: &str) -> bool {
-    text.split(['\n', '\r', '\u{2028}', '\u{2029}']).any(|line| {
-        let Some((at, _)) = line.char_indices().skip(1).find(|&(_, c)| c == '@') else {
-            return false;
-        };
-        let after = &line[at + 1..];
-        after.char_indices().skip(1).any(|(i, c)| c == '.' && i + 1 < after.len())
-    })
-}
-
 /// JavaScript truthiness of a JSON value.
 fn truthy(v: &Value<'_>) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
-        Value::Number(n) => n.parse::<f64>().map_or(true, |f| f != 0.0),
+        Value::Number(n) => n.parse::<f64>() != Ok(0.0),
         Value::String(s) => !s.is_empty(),
         Value::Object(_) | Value::Array(_) => true,
     }
@@ -654,7 +789,10 @@ fn first_element<'x>(raw: &str) -> Option<Value<'x>> {
 
 /// obj-case's key normalisation: drop everything but ASCII letters, digits and `.`, lower-case.
 fn normalize(key: &str) -> String {
-    key.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').map(|c| c.to_ascii_lowercase()).collect()
+    key.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// obj-case `get(obj, path)` with an already normalised `path`: the first key (in JavaScript
@@ -664,7 +802,9 @@ fn normalize(key: &str) -> String {
 /// of strings and arrays.
 fn obj_case<'x>(obj: &JsObject<'x>, path: &str) -> Option<Value<'x>> {
     for (key, value) in &obj.entries {
-        let Some(rest) = path.strip_prefix(normalize(key).as_str()) else { continue };
+        let Some(rest) = path.strip_prefix(normalize(key).as_str()) else {
+            continue;
+        };
         if !(rest.is_empty() || rest.starts_with('.')) {
             continue;
         }
@@ -725,7 +865,11 @@ impl<'a> JsObject<'a> {
             return;
         }
         let at = match array_index(&key) {
-            Some(n) => self.entries.iter().position(|(k, _)| array_index(k).is_none_or(|m| m > n)).unwrap_or(self.entries.len()),
+            Some(n) => self
+                .entries
+                .iter()
+                .position(|(k, _)| array_index(k).is_none_or(|m| m > n))
+                .unwrap_or(self.entries.len()),
             None => self.entries.len(),
         };
         self.entries.insert(at, (key, value));
@@ -807,16 +951,6 @@ mod tests {
     }
 
     #[test]
-    fn email_like() {
-        for yes in ["a@b.c", "name@example.com", "x a@b.c y", "@a@b.c", "a@@b.c", "a@b..c", "é@é.é", "bad\na@b.c"] {
-            assert!(is_email_like(yes), "{yes:?}");
-        }
-        for no in ["", "@b.c", "a@.c", "a@b.", "a@b", "ab.c", "a@b\n.c", "a\u{2028}@b.c", "id"] {
-            assert!(!is_email_like(no), "{no:?}");
-        }
-    }
-
-    #[test]
     fn trim_and_names() {
         assert_eq!(js_trim("\u{feff}\u{a0} a b \u{3000}"), "a b");
         assert_eq!(js_trim("\u{85}a"), "\u{85}a");
@@ -843,7 +977,10 @@ mod tests {
     #[test]
     fn page_queries() {
         // node: new URL(u, "http://localhost/").search.slice(1)
-        assert_eq!(url_query("https://example.com/pricing?plan=pro&ref=ad#top", None), "plan=pro&ref=ad");
+        assert_eq!(
+            url_query("https://example.com/pricing?plan=pro&ref=ad#top", None),
+            "plan=pro&ref=ad"
+        );
         assert_eq!(url_query("http://x/?a=b c&d=é#f", None), "a=b%20c&d=%C3%A9");
         assert_eq!(url_query("http://x/?q=%zz'\"<>`", None), "q=%zz%27%22%3C%3E`");
         assert_eq!(url_query("/rel?x=1 2", None), "x=1%202");
@@ -860,6 +997,38 @@ mod tests {
         assert_eq!(v2_field_name("facebookId"), "MarketoSocialFacebookId");
         assert_eq!(v2_field_name("myCustomField"), "myCustomField");
         assert_eq!(v2_field_name("Fax"), "Fax");
+    }
+
+    fn js(json: &str) -> String {
+        let fields = Fields::from_json(json).unwrap();
+        let (_, v) = fields.iter().next().unwrap();
+        let mut out = String::new();
+        js_string(v, &mut out);
+        out
+    }
+
+    #[test]
+    fn javascript_string_of_values() {
+        // Each expected value is node's String(JSON.parse(text).v).
+        assert_eq!(js(r#"{"v":"a\"b"}"#), "a\"b");
+        assert_eq!(js(r#"{"v":null}"#), "null");
+        assert_eq!(js(r#"{"v":true}"#), "true");
+        assert_eq!(js(r#"{"v":-0.5}"#), "-0.5");
+        assert_eq!(js(r#"{"v":{"a":[1]}}"#), "[object Object]");
+        assert_eq!(js(r#"{"v":[]}"#), "");
+        assert_eq!(js(r#"{"v":[[]]}"#), "");
+        assert_eq!(js(r#"{"v":[[],[]]}"#), ",");
+        assert_eq!(js(r#"{"v":[1,[2,3],[],null]}"#), "1,2,3,,");
+        assert_eq!(
+            js(r#"{"v":[ null , false, "x,]\"y" ,{"k":"}]"},[{}]]}"#),
+            ",false,x,]\"y,[object Object],[object Object]"
+        );
+        // Numbers keep their JSON text (node prints 1000 for 1e3).
+        assert_eq!(js(r#"{"v":["\u00e9\n", 1e3]}"#), "é\n,1e3");
+        // Not valid JSON (cannot come from the parser): no panic.
+        let mut out = String::new();
+        js_array_string("[\"unterminated, {\"a\": [é", &mut out);
+        js_array_string("é]]]]", &mut out);
     }
 
     #[test]
@@ -880,7 +1049,13 @@ mod tests {
             ],
             hash: "h".into(),
         };
-        assert_eq!(call.to_json_string(), r#"["associateLead",{"b":1.50,"a":{"x":[1,2.0]},"n":1e400,"bad":"NaN"},"h"]"#);
-        assert_eq!(call.to_json(), serde_json::json!(["associateLead", {"b": 1.5, "a": {"x": [1, 2.0]}, "n": "1e400", "bad": "NaN"}, "h"]));
+        assert_eq!(
+            call.to_json_string(),
+            r#"["associateLead",{"b":1.50,"a":{"x":[1,2.0]},"n":1e400,"bad":"NaN"},"h"]"#
+        );
+        assert_eq!(
+            call.to_json(),
+            serde_json::json!(["associateLead", {"b": 1.5, "a": {"x": [1, 2.0]}, "n": "1e400", "bad": "NaN"}, "h"])
+        );
     }
 }

@@ -9,7 +9,7 @@
 pub mod beacon;
 pub mod client;
 
-use crate::event::{Fields, Value};
+use crate::event::Fields;
 
 /// Appends `text` percent-encoded exactly as JavaScript's `encodeURIComponent` does: everything
 /// but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` of its UTF-8 bytes (upper-case hex).
@@ -44,49 +44,10 @@ pub fn write_track_path(event: &str, out: &mut String) {
 }
 
 /// Appends the `visitWebPage` params of a track: `key=encodeURIComponent(String(value))&` per
-/// property in arrival order, key not encoded, trailing `&` kept (as the browser integration does).
+/// property, key not encoded, trailing `&` kept, in JavaScript object order (as the browser
+/// integration iterates `for (var prop in properties)`).
 pub fn write_track_params(properties: &Fields<'_>, out: &mut String) {
-    let mut text = String::new();
-    for (key, value) in properties.iter() {
-        out.push_str(key);
-        out.push('=');
-        text.clear();
-        js_string(value, &mut text);
-        encode_uri_component(&text, out);
-        out.push('&');
-    }
-}
-
-/// Appends JavaScript's `String(value)`: strings as is, numbers as their JSON text, booleans,
-/// `null` as `null`, objects as `[object Object]`, arrays as their elements' `String` joined by `,`
-/// with `null` elements empty.
-///
-/// Numbers keep their JSON text (`1.50` stays `1.50`, where JavaScript would print `1.5`): the
-/// crate's rule is that numbers arrive as sent.
-pub fn js_string(value: &Value<'_>, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Object(_) => out.push_str("[object Object]"),
-        Value::Array(raw) => js_array_string(raw, out),
-        other => {
-            other.write_text(out);
-        }
-    }
-}
-
-fn js_array_string(raw: &str, out: &mut String) {
-    let Ok(items) = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(raw) else {
-        return;
-    };
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match Value::from_raw(item.get()) {
-            Ok(Value::Null) | Err(_) => {}
-            Ok(v) => js_string(&v, out),
-        }
-    }
+    client::write_js_params(properties, out);
 }
 
 #[cfg(test)]
@@ -109,10 +70,13 @@ mod tests {
         url.clear();
         write_track_path("/event/testing", &mut url);
         assert_eq!(url, "/event/testing");
-        let props = Fields::from_json(r#"{"one":1,"two":2,"o":{"a":1},"arr":[1,[2,null],{"b":2}],"n":null,"s":"a b"}"#).unwrap();
+        let props = Fields::from_json(r#"{"one":1,"two":2,"o":{"a":1},"arr":[1,[2,null],{"b":2}],"n":null,"s":"a b","7":"x"}"#).unwrap();
         let mut params = String::new();
         write_track_params(&props, &mut params);
-        // In node: String([1,[2,null],{b:2}]) === "1,2,,[object Object]"
-        assert_eq!(params, "one=1&two=2&o=%5Bobject%20Object%5D&arr=1%2C2%2C%2C%5Bobject%20Object%5D&n=null&s=a%20b&");
+        // In node: String([1,[2,null],{b:2}]) === "1,2,,[object Object]"; integer keys come first.
+        assert_eq!(
+            params,
+            "7=x&one=1&two=2&o=%5Bobject%20Object%5D&arr=1%2C2%2C%2C%5Bobject%20Object%5D&n=null&s=a%20b&"
+        );
     }
 }

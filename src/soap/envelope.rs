@@ -8,8 +8,8 @@
 //! `&#13;` so they survive XML line-end normalisation.
 
 use super::lead::LeadRecord;
-use crate::cookie::Cookie;
 use super::signature::Signer;
+use crate::cookie::Cookie;
 use crate::time::Timestamp;
 
 const HEAD: &str = concat!(
@@ -86,6 +86,23 @@ pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// Bytes [`escape_text`] must look at: `& < > "`, CR, the C0 controls other than tab and LF, and
+/// 0xEF (the lead byte of U+FFFE and U+FFFF). Everything else is copied as it is.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b != b'\t' as usize && b != b'\n' as usize;
+        b += 1;
+    }
+    t[b'&' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'"' as usize] = true;
+    t[0xEF] = true;
+    t
+};
+
 /// Appends `text` XML-escaped (`&`, `<`, `>`, `"`, CR as `&#13;`), without the characters XML
 /// cannot carry; returns how many were removed.
 pub fn escape_text(text: &str, out: &mut String) -> usize {
@@ -94,24 +111,23 @@ pub fn escape_text(text: &str, out: &mut String) -> usize {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        let (replacement, len): (Option<&str>, usize) = match b {
+        if !SPECIAL[usize::from(bytes[i])] {
+            i += 1;
+            continue;
+        }
+        let (replacement, len): (Option<&str>, usize) = match bytes[i] {
             b'&' => (Some("&amp;"), 1),
             b'<' => (Some("&lt;"), 1),
             b'>' => (Some("&gt;"), 1),
             b'"' => (Some("&quot;"), 1),
             b'\r' => (Some("&#13;"), 1),
-            b'\t' | b'\n' => {
-                i += 1;
-                continue;
-            }
-            0..=0x1F => (None, 1),
-            // U+FFFE and U+FFFF are EF BF BE / EF BF BF in UTF-8.
+            // U+FFFE and U+FFFF are EF BF BE / EF BF BF in UTF-8; other EF sequences are fine.
             0xEF if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) => (None, 3),
-            _ => {
+            0xEF => {
                 i += 1;
                 continue;
             }
+            _ => (None, 1),
         };
         // Everything before i is whole characters: i sits on an ASCII byte or a lead byte.
         out.push_str(&text[start..i]);

@@ -5,15 +5,15 @@
 //! destination exactly for replays, gateways and migrations. Wire format:
 //! `../shared/marketo-wsdl/README.md`.
 
-pub mod response;
 pub mod envelope;
 pub mod lead;
+pub mod response;
 pub mod signature;
 
 pub use envelope::write_sync_lead;
 pub use lead::{Attribute, LeadMapping, LeadRecord};
-pub use response::{read_fault, read_sync_lead, SyncLeadResult, SyncStatus};
-pub use signature::{request_signature, Signer};
+pub use response::{SyncLeadResult, SyncStatus, read_fault, read_sync_lead};
+pub use signature::{Signer, request_signature};
 
 /// `SOAPAction` of `syncLead`, quotes included.
 pub const SYNC_LEAD_ACTION: &str = "\"http://www.marketo.com/mktows/syncLead\"";

@@ -96,9 +96,7 @@ pub fn read_sync_lead(status: u16, body: &[u8]) -> Result<SyncLeadResult, Error>
             format!("successSyncLead with HTTP status {status}"),
             body,
         )),
-        BodyChild::Success => answer
-            .sync_result()
-            .map_err(|reason| Error::unexpected(status, reason, body)),
+        BodyChild::Success => answer.sync_result().map_err(|reason| Error::unexpected(status, reason, body)),
     }
 }
 
@@ -203,19 +201,13 @@ impl Field {
         use Name::*;
         match path {
             [Envelope, Body, SuccessSyncLead, Result, LeadId] => Some(Field::ResultLeadId),
-            [Envelope, Body, SuccessSyncLead, Result, SyncStatus, LeadId] => {
-                Some(Field::StatusLeadId)
-            }
+            [Envelope, Body, SuccessSyncLead, Result, SyncStatus, LeadId] => Some(Field::StatusLeadId),
             [Envelope, Body, SuccessSyncLead, Result, SyncStatus, Status] => Some(Field::Status),
-            [Envelope, Body, SuccessSyncLead, Result, SyncStatus, Error] => {
-                Some(Field::StatusError)
-            }
+            [Envelope, Body, SuccessSyncLead, Result, SyncStatus, Error] => Some(Field::StatusError),
             [Envelope, Body, Fault, FaultCode] => Some(Field::FaultCode),
             [Envelope, Body, Fault, FaultString] => Some(Field::FaultString),
             [Envelope, Body, Fault, Detail, ServiceException, Code] => Some(Field::DetailCode),
-            [Envelope, Body, Fault, Detail, ServiceException, Message] => {
-                Some(Field::DetailMessage)
-            }
+            [Envelope, Body, Fault, Detail, ServiceException, Message] => Some(Field::DetailMessage),
             _ => None,
         }
     }
@@ -265,17 +257,13 @@ impl Answer {
             .into_iter()
             .find_map(|f| self.text(f)?.parse::<i64>().ok());
         if lead_id.is_none() && !matches!(status, SyncStatus::Failed { .. }) {
-            return Err(format!(
-                "successSyncLead with status {} but no valid leadId",
-                status.as_str()
-            ));
+            return Err(format!("successSyncLead with status {} but no valid leadId", status.as_str()));
         }
         Ok(SyncLeadResult { lead_id, status })
     }
 
     fn fault(&self) -> Option<Fault> {
-        let (code, short_text) =
-            split_faultstring(self.text(Field::FaultString).unwrap_or_default());
+        let (code, short_text) = split_faultstring(self.text(Field::FaultString).unwrap_or_default());
         let code = code.or_else(|| self.text(Field::DetailCode)?.parse::<u32>().ok());
         let message = self.text(Field::DetailMessage).unwrap_or_default();
         let text = [Some(short_text), Some(message), self.text(Field::FaultCode)]
@@ -344,8 +332,7 @@ fn parse(body: &[u8]) -> Result<Answer, String> {
                 let mut utf8 = [0; 4];
                 let resolved: &str = match r.resolve_char_ref() {
                     Ok(Some(ch)) => ch.encode_utf8(&mut utf8),
-                    Ok(None) => resolve_xml_entity(r)
-                        .ok_or_else(|| format!("unknown entity &{};", short(r)))?,
+                    Ok(None) => resolve_xml_entity(r).ok_or_else(|| format!("unknown entity &{};", short(r)))?,
                     Err(e) => return Err(format!("bad character reference &{};: {e}", short(r))),
                 };
                 if let Some(c) = capture.as_mut().filter(|c| c.depth == path.len()) {
@@ -371,20 +358,14 @@ fn parse(body: &[u8]) -> Result<Answer, String> {
             let name = Name::of(e.local_name().as_ref());
             match path.as_slice() {
                 [] if name != Name::Envelope => {
-                    return Err(format!(
-                        "root element is <{}>, not a SOAP Envelope",
-                        short(qname.as_ref())
-                    ));
+                    return Err(format!("root element is <{}>, not a SOAP Envelope", short(qname.as_ref())));
                 }
                 [Name::Envelope, Name::Body] => {
                     child = Some(match name {
                         Name::SuccessSyncLead => BodyChild::Success,
                         Name::Fault => BodyChild::Fault,
                         _ => {
-                            return Err(format!(
-                                "SOAP Body holds <{}>, not successSyncLead or Fault",
-                                short(qname.as_ref())
-                            ));
+                            return Err(format!("SOAP Body holds <{}>, not successSyncLead or Fault", short(qname.as_ref())));
                         }
                     });
                 }
@@ -438,42 +419,27 @@ mod tests {
             split_faultstring("  20105 -   Unknown lead field \n"),
             (Some(20105), "Unknown lead field")
         );
-        assert_eq!(
-            split_faultstring("20016\t-\tRequest Expired"),
-            (Some(20016), "Request Expired")
-        );
+        assert_eq!(split_faultstring("20016\t-\tRequest Expired"), (Some(20016), "Request Expired"));
         assert_eq!(
             split_faultstring("20023 : Rate Limit Exceeded"),
             (Some(20023), "Rate Limit Exceeded")
         );
-        assert_eq!(
-            split_faultstring("20011 Internal Error"),
-            (Some(20011), "Internal Error")
-        );
+        assert_eq!(split_faultstring("20011 Internal Error"), (Some(20011), "Internal Error"));
         assert_eq!(split_faultstring("20015"), (Some(20015), ""));
         assert_eq!(split_faultstring("20015 -"), (Some(20015), ""));
     }
 
     #[test]
     fn faultstring_without_code() {
-        assert_eq!(
-            split_faultstring("Exceeded lock attempts"),
-            (None, "Exceeded lock attempts")
-        );
+        assert_eq!(split_faultstring("Exceeded lock attempts"), (None, "Exceeded lock attempts"));
         assert_eq!(split_faultstring(""), (None, ""));
         assert_eq!(split_faultstring("   "), (None, ""));
         assert_eq!(split_faultstring("- 20014"), (None, "- 20014"));
         // A number glued to other characters is not a code.
-        assert_eq!(
-            split_faultstring("2026-07-31 shutdown"),
-            (None, "2026-07-31 shutdown")
-        );
+        assert_eq!(split_faultstring("2026-07-31 shutdown"), (None, "2026-07-31 shutdown"));
         assert_eq!(split_faultstring("404NotFound"), (None, "404NotFound"));
         // Too large for u32.
-        assert_eq!(
-            split_faultstring("99999999999 - Huge"),
-            (None, "99999999999 - Huge")
-        );
+        assert_eq!(split_faultstring("99999999999 - Huge"), (None, "99999999999 - Huge"));
         // Non-ASCII digits are not digits.
         assert_eq!(split_faultstring("٢٠٠١٤ - x"), (None, "٢٠٠١٤ - x"));
     }
@@ -493,28 +459,18 @@ mod tests {
             Field::at(&[Name::Envelope, Name::Body, Name::Fault, Name::FaultString]),
             Some(Field::FaultString)
         );
-        assert_eq!(
-            Field::at(&[Name::Envelope, Name::Header, Name::Fault, Name::FaultString]),
-            None
-        );
+        assert_eq!(Field::at(&[Name::Envelope, Name::Header, Name::Fault, Name::FaultString]), None);
     }
 
     #[test]
     fn minimal_success_and_fault() {
         let ok = br#"<Envelope><Body><successSyncLead><result><leadId>7</leadId><syncStatus><leadId>7</leadId><status>CREATED</status></syncStatus></result></successSyncLead></Body></Envelope>"#;
-        assert_eq!(
-            read_sync_lead(200, ok).unwrap(),
-            SyncLeadResult::new(Some(7), SyncStatus::Created)
-        );
+        assert_eq!(read_sync_lead(200, ok).unwrap(), SyncLeadResult::new(Some(7), SyncStatus::Created));
         let fault = b"<e:Envelope xmlns:e='x'><e:Body><e:Fault><faultstring>20014 - Authentication failed</faultstring></e:Fault></e:Body></e:Envelope>";
         let f = read_fault(fault).unwrap();
         assert_eq!(
             (f.code, f.text.as_str(), f.message.as_str()),
-            (
-                Some(20014),
-                "Authentication failed",
-                "Authentication failed"
-            )
+            (Some(20014), "Authentication failed", "Authentication failed")
         );
         assert!(read_fault(ok).is_none());
     }

@@ -18,7 +18,10 @@ pub struct Signer {
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer").field("user_id", &self.user_id).field("key", &"[redacted]").finish()
+        f.debug_struct("Signer")
+            .field("user_id", &self.user_id)
+            .field("key", &"[redacted]")
+            .finish()
     }
 }
 
@@ -28,7 +31,10 @@ impl Signer {
         // HMAC accepts keys of any length, so this cannot fail.
         let keyed = <Hmac<Sha1> as KeyInit>::new_from_slice(encryption_key.expose().as_bytes())
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        Signer { user_id: user_id.to_owned(), keyed }
+        Signer {
+            user_id: user_id.to_owned(),
+            keyed,
+        }
     }
 
     /// The SOAP user id (`mktowsUserId`).

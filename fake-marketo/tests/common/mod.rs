@@ -86,7 +86,13 @@ fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply
     }
 }
 
-pub fn post_soap_with(agent: &ureq::Agent, url: &str, content_type: &str, action: &str, body: &str) -> Reply {
+pub fn post_soap_with(
+    agent: &ureq::Agent,
+    url: &str,
+    content_type: &str,
+    action: &str,
+    body: &str,
+) -> Reply {
     reply(
         agent
             .post(url)
@@ -97,7 +103,13 @@ pub fn post_soap_with(agent: &ureq::Agent, url: &str, content_type: &str, action
 }
 
 pub fn post_soap(agent: &ureq::Agent, fake: &FakeMarketo, body: &str) -> Reply {
-    post_soap_with(agent, &fake.soap_url(), "text/xml; charset=utf-8", SOAP_ACTION, body)
+    post_soap_with(
+        agent,
+        &fake.soap_url(),
+        "text/xml; charset=utf-8",
+        SOAP_ACTION,
+        body,
+    )
 }
 
 pub fn get(agent: &ureq::Agent, url: &str) -> Reply {
@@ -133,7 +145,12 @@ pub fn envelope(user_id: &str, signature: &str, timestamp: &str, params: &str) -
 }
 
 /// `paramsSyncLead` content for a lead with attributes, optional cookie.
-pub fn params(email: Option<&str>, attributes: &[(&str, &str)], return_lead: bool, cookie: Option<&str>) -> String {
+pub fn params(
+    email: Option<&str>,
+    attributes: &[(&str, &str)],
+    return_lead: bool,
+    cookie: Option<&str>,
+) -> String {
     let mut xml = String::from("<leadRecord>");
     if let Some(email) = email {
         xml.push_str(&format!("<Email>{email}</Email>"));
@@ -147,7 +164,9 @@ pub fn params(email: Option<&str>, attributes: &[(&str, &str)], return_lead: boo
         }
         xml.push_str("</leadAttributeList>");
     }
-    xml.push_str(&format!("</leadRecord><returnLead>{return_lead}</returnLead>"));
+    xml.push_str(&format!(
+        "</leadRecord><returnLead>{return_lead}</returnLead>"
+    ));
     if let Some(cookie) = cookie {
         xml.push_str(&format!("<marketoCookie>{cookie}</marketoCookie>"));
     }

@@ -1,0 +1,357 @@
+//! Throughput of every transform beside its floor, measured in one process on the same inputs.
+//!
+//! ```text
+//! cargo run --release --example throughput -- [--messages N] [--corpus FILE.jsonl] [--seed S]
+//! ```
+//!
+//! For each transform: messages per second, ns per message, floor ns per message (the work no
+//! implementation can skip on that input: `serde_json::from_slice::<IgnoredAny>` over the same
+//! bytes, one HMAC-SHA1 with a pre-keyed state for signed requests, one SHA-1 for the
+//! associateLead hash, one copy of as many bytes as the output has), their ratio, and heap
+//! allocations per message (counted by the global allocator below, with the output buffer reused).
+//! Also ns per trait of identify_soap at 10, 100 and 10,000 traits. Prints one JSON line.
+
+use std::alloc::System;
+use std::hint::black_box;
+use std::time::Instant;
+
+use hmac::{Hmac, KeyInit, Mac};
+use segment_marketo::destination::{MarketoDestination, SoapDestination};
+use segment_marketo::event::Message;
+use segment_marketo::munchkin::client::Client;
+use segment_marketo::plan::Plan;
+use segment_marketo::settings::Settings;
+use segment_marketo::time::Timestamp;
+use serde_json::{Value, json};
+use sha1::{Digest, Sha1};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const SETTINGS: &str = r#"{"accountId":"561-HYG-937","userId":"bigcorp1_461839624B16E06BA2D663","encryptionKey":"899756834129871744AAEE88DDCC77CDEEDEC1AAAD66","soapEndpoint":"https://561-HYG-937.mktoapi.com/soap/mktows/2_1","privateKey":"demo-private-key"}"#;
+
+struct Args {
+    messages: usize,
+    corpus: Option<String>,
+    seed: u64,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        messages: 20_000,
+        corpus: None,
+        seed: 7,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let v = it.next();
+        match (arg.as_str(), v) {
+            ("--messages", Some(v)) => a.messages = v.parse().expect("--messages N"),
+            ("--corpus", Some(v)) => a.corpus = Some(v),
+            ("--seed", Some(v)) => a.seed = v.parse().expect("--seed S"),
+            (other, _) => panic!("unknown argument {other}; usage: throughput [--messages N] [--corpus FILE.jsonl] [--seed S]"),
+        }
+    }
+    a
+}
+
+// ---- a seeded, realistic corpus ------------------------------------------------------------
+
+const WORDS: &[&str] = &[
+    "alpha",
+    "beta",
+    "plan",
+    "pro",
+    "teal",
+    "Zürich",
+    "naïve café",
+    "東京",
+    "emoji 😀",
+    "a&b <c>",
+    "quote \"q\"",
+    "x",
+];
+
+fn word(rng: &mut fastrand::Rng) -> String {
+    WORDS[rng.usize(..WORDS.len())].to_owned()
+}
+
+fn value(rng: &mut fastrand::Rng) -> Value {
+    match rng.u8(..10) {
+        0..=4 => Value::String(format!("{} {}", word(rng), rng.u32(..100_000))),
+        5 => json!(rng.i64(-1_000_000..1_000_000)),
+        6 => json!(rng.f64() * 1000.0),
+        7 => json!(rng.bool()),
+        8 => Value::Null,
+        _ => json!([word(rng), rng.u8(..10)]),
+    }
+}
+
+fn identify(rng: &mut fastrand::Rng, i: usize, traits: usize) -> String {
+    let mut t = serde_json::Map::new();
+    t.insert("email".into(), json!(format!("user{i}@example.com")));
+    t.insert("firstName".into(), json!(word(rng)));
+    if rng.bool() {
+        t.insert(
+            "address".into(),
+            json!({"street": "1 Main St", "city": word(rng), "state": "CA", "postalCode": "94103", "country": "USA"}),
+        );
+    }
+    for k in 0..traits.saturating_sub(t.len()) {
+        t.insert(format!("trait_{k}_{}", ["color", "plan", "score", "visits"][k % 4]), value(rng));
+    }
+    let mut m = json!({"type": "identify", "messageId": format!("m-{i}"), "userId": format!("u-{i}"), "traits": t, "timestamp": "2024-03-05T12:00:00Z"});
+    if rng.bool() {
+        m["context"] = json!({"Marketo": {"marketoCookie": format!("id:561-HYG-937&token:_mch-example.com-1374552656411-{:05}", i % 100_000)}, "ip": "1.2.3.4"});
+    }
+    m.to_string()
+}
+
+fn track(rng: &mut fastrand::Rng, i: usize) -> String {
+    let mut p = serde_json::Map::new();
+    for k in 0..rng.usize(0..=15) {
+        p.insert(format!("prop{k}"), value(rng));
+    }
+    let mut m = json!({"type": "track", "messageId": format!("t-{i}"), "userId": format!("u-{i}"), "event": format!("{} {}", word(rng), "Clicked_Button"), "properties": p,
+        "context": {"userAgent": "Mozilla/5.0 (X11; Linux x86_64)", "page": {"url": "https://www.example.com/products/item?id=42", "referrer": "https://search.example.org/?q=thing"}}});
+    if rng.bool() {
+        m["context"]["Marketo"] = json!({"marketoCookie": "id:561-HYG-937&token:_mch-example.com-1374552656411-90718"});
+    }
+    m.to_string()
+}
+
+fn page(rng: &mut fastrand::Rng, i: usize) -> String {
+    let path = ["/", "/pricing", "/docs/getting-started", "/blog/2024/03/launch"][rng.usize(..4)];
+    let mut m = json!({"type": "page", "messageId": format!("p-{i}"), "anonymousId": format!("anon-{i}"), "name": word(rng),
+        "properties": {"url": format!("https://www.example.com{path}?utm_source=news&utm_campaign={}#section-{}", rng.u16(..), rng.u8(..9)), "referrer": "https://www.google.com/search?q=marketo+segment", "title": word(rng)}});
+    if rng.bool() {
+        m["context"] = json!({"Marketo": {"marketoCookie": "id:561-HYG-937&token:_mch-example.com-1374552656411-90718"}});
+    }
+    m.to_string()
+}
+
+// ---- measurement ---------------------------------------------------------------------------
+
+/// Best of `rounds` passes over `inputs`, in ns per message.
+fn time_per_message(inputs: &[Vec<u8>], rounds: usize, mut f: impl FnMut(&[u8])) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        for input in inputs {
+            f(input);
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / inputs.len() as f64);
+    }
+    best
+}
+
+fn allocs_per_message(inputs: &[Vec<u8>], mut f: impl FnMut(&[u8])) -> f64 {
+    // Warm the reused buffers first so steady-state allocations are what is counted.
+    for input in inputs.iter().take(64) {
+        f(input);
+    }
+    let region = Region::new(GLOBAL);
+    for input in inputs {
+        f(input);
+    }
+    region.change().allocations as f64 / inputs.len() as f64
+}
+
+struct Measured {
+    name: &'static str,
+    count: usize,
+    ns: f64,
+    floor_ns: f64,
+    allocs: f64,
+}
+
+impl Measured {
+    fn json(&self) -> Value {
+        json!({
+            "messages": self.count,
+            "msgs_per_s": (1e9 / self.ns).round(),
+            "ns_per_msg": (self.ns * 10.0).round() / 10.0,
+            "floor_ns_per_msg": (self.floor_ns * 10.0).round() / 10.0,
+            "ratio": (self.ns / self.floor_ns * 100.0).round() / 100.0,
+            "allocs_per_msg": (self.allocs * 100.0).round() / 100.0,
+        })
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::parse_rfc3339("2024-03-05T12:00:00-06:00").unwrap()
+}
+
+fn main() {
+    let args = args();
+    let settings = Settings::from_json(SETTINGS).unwrap();
+    let soap = SoapDestination::new(&settings).unwrap();
+    let client = Client::new(&settings).unwrap();
+    let keyed = <Hmac<Sha1> as KeyInit>::new_from_slice(b"899756834129871744AAEE88DDCC77CDEEDEC1AAAD66").unwrap();
+    let mut rng = fastrand::Rng::with_seed(args.seed);
+
+    type Corpus = Vec<Vec<u8>>;
+    let (identifies, tracks, pages): (Corpus, Corpus, Corpus) = match &args.corpus {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).expect("read --corpus");
+            let (mut i, mut t, mut p) = (Vec::new(), Vec::new(), Vec::new());
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                match Message::from_json(line).map(|m| m.message_type().as_str()) {
+                    Ok("identify") => i.push(line.as_bytes().to_vec()),
+                    Ok("track") => t.push(line.as_bytes().to_vec()),
+                    Ok("page") => p.push(line.as_bytes().to_vec()),
+                    _ => {}
+                }
+            }
+            (i, t, p)
+        }
+        None => {
+            let n = args.messages;
+            (
+                (0..n)
+                    .map(|i| {
+                        let k = rng.usize(5..=30);
+                        identify(&mut rng, i, k).into_bytes()
+                    })
+                    .collect(),
+                (0..n).map(|i| track(&mut rng, i).into_bytes()).collect(),
+                (0..n).map(|i| page(&mut rng, i).into_bytes()).collect(),
+            )
+        }
+    };
+    let rounds = 5;
+    let mut results = Vec::new();
+
+    // identify -> SOAP envelope, written into a reused buffer.
+    let mut out = String::new();
+    let mut warnings = Vec::new();
+    let identify_soap = |input: &[u8], out: &mut String, warnings: &mut Vec<_>| {
+        out.clear();
+        warnings.clear();
+        if let Ok(Message::Identify(m)) = Message::from_slice(input) {
+            let _ = soap.write_sync_lead(&m, now(), out, warnings);
+        }
+    };
+    let sizes: Vec<usize> = identifies
+        .iter()
+        .map(|i| {
+            identify_soap(i, &mut out, &mut warnings);
+            out.len()
+        })
+        .collect();
+    let ns = time_per_message(&identifies, rounds, |i| identify_soap(i, &mut out, &mut warnings));
+    let allocs = allocs_per_message(&identifies, |i| identify_soap(i, &mut out, &mut warnings));
+    let floor_ns = floor(&identifies, &sizes, rounds, |_| {
+        let mut mac = keyed.clone();
+        mac.update(b"2024-03-05T12:00:00-06:00bigcorp1_461839624B16E06BA2D663");
+        black_box(mac.finalize());
+    });
+    results.push(Measured {
+        name: "identify_soap",
+        count: identifies.len(),
+        ns,
+        floor_ns,
+        allocs,
+    });
+
+    // track and page -> beacon URL.
+    for (name, inputs) in [("track_beacon", &tracks), ("page_beacon", &pages)] {
+        let mut url = String::new();
+        let beacon = |input: &[u8], url: &mut String| {
+            url.clear();
+            if let Ok(msg) = Message::from_slice(input)
+                && let Ok(Plan::Send { steps, .. }) = soap.plan(&msg, now())
+            {
+                url.push_str(&steps[0].request.url);
+            }
+        };
+        let sizes: Vec<usize> = inputs
+            .iter()
+            .map(|i| {
+                beacon(i, &mut url);
+                url.len()
+            })
+            .collect();
+        let ns = time_per_message(inputs, rounds, |i| beacon(i, &mut url));
+        let allocs = allocs_per_message(inputs, |i| beacon(i, &mut url));
+        let floor_ns = floor(inputs, &sizes, rounds, |_| {});
+        results.push(Measured {
+            name,
+            count: inputs.len(),
+            ns,
+            floor_ns,
+            allocs,
+        });
+    }
+
+    // identify -> browser associateLead call, serialised.
+    let mut buf = Vec::new();
+    let identify_client = |input: &[u8], buf: &mut Vec<u8>| {
+        buf.clear();
+        if let Ok(Message::Identify(m)) = Message::from_slice(input)
+            && let Ok(Some(call)) = client.identify(&m)
+        {
+            let _ = serde_json::to_writer(&mut *buf, &call);
+        }
+    };
+    let sizes: Vec<usize> = identifies
+        .iter()
+        .map(|i| {
+            identify_client(i, &mut buf);
+            buf.len()
+        })
+        .collect();
+    let ns = time_per_message(&identifies, rounds, |i| identify_client(i, &mut buf));
+    let allocs = allocs_per_message(&identifies, |i| identify_client(i, &mut buf));
+    let floor_ns = floor(&identifies, &sizes, rounds, |input| {
+        black_box(
+            Sha1::new()
+                .chain_update(b"demo-private-key")
+                .chain_update(&input[..input.len().min(24)])
+                .finalize(),
+        );
+    });
+    results.push(Measured {
+        name: "identify_client",
+        count: identifies.len(),
+        ns,
+        floor_ns,
+        allocs,
+    });
+
+    // ns per trait at 10, 100 and 10,000 traits (no quadratic step).
+    let mut per_trait = serde_json::Map::new();
+    for traits in [10usize, 100, 10_000] {
+        let inputs: Vec<Vec<u8>> = (0..(200_000 / traits).max(20))
+            .map(|i| identify(&mut rng, i, traits).into_bytes())
+            .collect();
+        let ns = time_per_message(&inputs, rounds, |i| identify_soap(i, &mut out, &mut warnings));
+        per_trait.insert(traits.to_string(), json!((ns / traits as f64 * 10.0).round() / 10.0));
+    }
+
+    let mut line = serde_json::Map::new();
+    for r in &results {
+        line.insert(r.name.into(), r.json());
+    }
+    line.insert("identify_soap_ns_per_trait".into(), Value::Object(per_trait));
+    line.insert("corpus".into(), json!(args.corpus.as_deref().unwrap_or("generated")));
+    println!("{}", Value::Object(line));
+}
+
+/// The floor: parse the same bytes with `IgnoredAny`, the unavoidable crypto, one copy of an
+/// output-sized buffer.
+fn floor(inputs: &[Vec<u8>], sizes: &[usize], rounds: usize, mut crypto: impl FnMut(&[u8])) -> f64 {
+    let max = sizes.iter().copied().max().unwrap_or(0);
+    let source = "x".repeat(max);
+    let mut copy = String::with_capacity(max);
+    let mut index = 0;
+    time_per_message(inputs, rounds, |input| {
+        black_box(serde_json::from_slice::<serde::de::IgnoredAny>(input).ok());
+        crypto(input);
+        copy.clear();
+        copy.push_str(&source[..sizes[index % sizes.len()]]);
+        black_box(copy.len());
+        index += 1;
+    })
+}
