@@ -1,0 +1,29 @@
+//! The soak with smaller numbers, over real HTTP against the in-process fake Marketo: every
+//! message gets exactly one outcome, the fake sees no broken rule, and every failure is bad input
+//! or a permanent fault the fake injected.
+
+#[path = "../examples/support/driver.rs"]
+#[allow(dead_code)]
+mod driver;
+#[path = "../examples/support/soak.rs"]
+mod soak;
+
+#[test]
+fn soak_loses_nothing_and_breaks_no_rule() {
+    let summary = soak::run(&soak::Params {
+        messages: 2_000,
+        leads: 60,
+        fault_rate: 0.2,
+        permanent_fault_rate: 0.01,
+        seed: 11,
+    });
+    eprintln!("{}", serde_json::to_string(&summary).unwrap());
+    assert_eq!(summary.lost, 0);
+    assert_eq!(summary.duplicates, 0);
+    assert_eq!(summary.server_violations, 0);
+    assert_eq!(summary.unexplained_failures, 0);
+    assert_eq!(summary.delivered + summary.failed + summary.skipped, summary.pushed);
+    assert!(summary.merged > 0, "identifies for the same lead were merged");
+    assert!(summary.injected > 0 && summary.retries > 0, "faults were injected and retried");
+    assert!(summary.bad_input > 0);
+}
