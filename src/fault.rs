@@ -71,7 +71,8 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// Builds a fault and classifies it by [`classify`]; for 20105 it extracts the unknown fields.
+    /// Builds a fault and classifies it by [`classify`]; for SOAP 20105 it extracts the unknown
+    /// fields by [`unknown_fields`], for REST 1006 by [`rest_unknown_fields`].
     pub fn new(api: Api, code: Option<u32>, text: impl Into<String>, message: impl Into<String>) -> Fault {
         let text = text.into();
         let mut message = message.into();
@@ -79,12 +80,19 @@ impl Fault {
             message.clone_from(&text);
         }
         let class = classify(api, code, &format!("{text} {message}"));
-        let unknown_fields = if code == Some(20105) {
-            unknown_fields(&message)
-        } else {
-            Vec::new()
+        let unknown_fields = match (api, code) {
+            (Api::Rest, Some(1006)) => rest_unknown_fields(&message),
+            (_, Some(20105)) => unknown_fields(&message),
+            _ => Vec::new(),
         };
-        Fault { api, code, text, message, class, unknown_fields }
+        Fault {
+            api,
+            code,
+            text,
+            message,
+            class,
+            unknown_fields,
+        }
     }
 
     /// Whether this is the lead-lock fault ("Exceeded lock attempts").
@@ -147,6 +155,42 @@ pub fn unknown_fields(message: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// The field names in a REST 1006 message: `Field 'foo' not found` (Marketo's documented text is
+/// `Field '%s' not found`).
+///
+/// Every name between a pair of quotes is taken: ASCII `'…'` or `"…"`, or typographic `‘…’`
+/// (the documentation's rendering). Without quotes, the word between `Field ` and ` not found`
+/// is taken. Anything else gives no names.
+pub fn rest_unknown_fields(message: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = message;
+    while let Some(open) = rest.find(['\'', '"', '\u{2018}', '\u{2019}']) {
+        let quote = rest[open..].chars().next().unwrap_or('\'');
+        let after = &rest[open + quote.len_utf8()..];
+        let closers: &[char] = match quote {
+            '"' => &['"'],
+            _ => &['\'', '\u{2019}'],
+        };
+        let Some(close) = after.find(closers) else { break };
+        let name = after[..close].trim();
+        if !name.is_empty() {
+            names.push(name.to_owned());
+        }
+        let closer_len = after[close..].chars().next().map_or(1, char::len_utf8);
+        rest = &after[close + closer_len..];
+    }
+    if names.is_empty()
+        && let Some(start) = message.find("Field ")
+        && let Some(len) = message[start + 6..].find(" not found")
+    {
+        let name = message[start + 6..start + 6 + len].trim();
+        if !name.is_empty() && !name.contains(char::is_whitespace) {
+            names.push(name.to_owned());
+        }
+    }
+    names
 }
 
 #[cfg(test)]

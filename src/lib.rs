@@ -61,6 +61,7 @@ pub mod fault;
 pub mod munchkin;
 pub mod plan;
 pub mod request;
+pub mod rest;
 pub mod settings;
 pub mod soap;
 pub mod time;

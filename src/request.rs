@@ -35,6 +35,16 @@ pub enum RequestKind {
     SyncLead,
     /// The Munchkin `visitWebPage` webevents beacon.
     VisitWebPage,
+    /// REST identity: `GET {identity}/oauth/token` (its URL holds the client secret).
+    Token,
+    /// REST Sync Leads: `POST /rest/v1/leads.json`.
+    SyncLeads,
+    /// REST Get Leads by Filter Type: `GET /rest/v1/leads.json?filterType=…`.
+    LookupLead,
+    /// REST Associate Lead: `POST /rest/v1/leads/{id}/associate.json?cookie=…`.
+    AssociateLead,
+    /// REST Add Custom Activities: `POST /rest/v1/activities/external.json`.
+    CustomActivities,
 }
 
 /// One HTTP request to execute. Header names are lower-case-insensitive per HTTP; values never

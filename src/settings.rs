@@ -4,6 +4,31 @@
 //! `soapEndpoint`, `privateKey`, `projectId`, V2's `traits` mapping) plus this crate's own
 //! `traitCasing`, `fieldMap`, `returnLead` and `beaconEndpoint`. A settings JSON with any other key
 //! is an error naming the key. Secrets are [`Secret`]s: their `Debug` prints `[redacted]`.
+//!
+//! The REST side (Segment Marketo V2 names) adds `clientId`, `clientSecret`, `restEndpoint`,
+//! `identityEndpoint`, `lookupField`, `events`, `trackAnonymousActivity`, `createIfNotExist`,
+//! `sendUserIdAndAnonymousId` and `api`; [`Settings::validate_rest`] checks them. The `events`
+//! mapping has this JSON shape (every key other than these four is an error):
+//!
+//! ```json
+//! "events": [
+//!   {
+//!     "event": "Signed Up",
+//!     "marketoActivityId": 100001,
+//!     "primaryAttribute": "plan",
+//!     "properties": [
+//!       { "segmentProperty": "plan", "marketoAttribute": "Plan" },
+//!       { "segmentProperty": "referrer.source", "marketoAttribute": "Source" }
+//!     ]
+//!   }
+//! ]
+//! ```
+//!
+//! `event` is the Segment event name (exact match); `marketoActivityId` the custom activity
+//! type id (`activityTypeId`), a positive integer (a string of digits is accepted too, as Segment's
+//! own exports store it); `primaryAttribute` (optional) the Segment property whose value becomes
+//! `primaryAttributeValue` (without it, the event name does); `properties` (optional) maps Segment
+//! properties (a dotted path reaches into nested objects) to the activity's attributes.
 
 use std::collections::HashMap;
 
@@ -11,6 +36,7 @@ use serde_json::Value;
 
 use crate::casing::TraitCasing;
 use crate::error::Error;
+use crate::fault::Api;
 
 /// A secret string (encryption key, private key, client secret, token). `Debug` prints
 /// `[redacted]`; there is no `Display` and no `Serialize`: reading it takes
@@ -51,9 +77,48 @@ pub struct TraitMapping {
     pub marketo_field_type: Option<String>,
 }
 
+/// One entry of the `events` setting: a Segment track event and the Marketo custom activity it
+/// becomes (see the module docs for the JSON shape).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EventMapping {
+    /// `event`: the Segment event name, matched exactly.
+    pub event: String,
+    /// `marketoActivityId`: the custom activity type id (`activityTypeId`).
+    pub marketo_activity_id: u64,
+    /// `primaryAttribute`: the Segment property whose value is the `primaryAttributeValue`;
+    /// `None` means the event name is.
+    pub primary_attribute: Option<String>,
+    /// `properties`: Segment property -> activity attribute, in this order.
+    pub properties: Vec<PropertyMapping>,
+}
+
+impl EventMapping {
+    /// A mapping of `event` to activity type `marketo_activity_id`, without primary attribute
+    /// or properties.
+    pub fn new(event: impl Into<String>, marketo_activity_id: u64) -> EventMapping {
+        EventMapping {
+            event: event.into(),
+            marketo_activity_id,
+            primary_attribute: None,
+            properties: Vec::new(),
+        }
+    }
+}
+
+/// One entry of an [`EventMapping`]'s `properties`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyMapping {
+    /// `segmentProperty`: the property key; a dotted path (`a.b`) reaches into nested objects
+    /// when no top-level key has that exact name.
+    pub segment_property: String,
+    /// `marketoAttribute`: the activity attribute's name.
+    pub marketo_attribute: String,
+}
+
 /// Settings of the Marketo destination. Build with [`Settings::from_json`] or start from
 /// [`Settings::default`] and set fields; every destination validates what it needs when built.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Settings {
     /// `accountId`: the Munchkin account id, like `561-HYG-937`.
@@ -79,10 +144,66 @@ pub struct Settings {
     /// `beaconEndpoint`: base URL of the Munchkin webevents host; default
     /// `https://{accountId}.mktoresp.com`. Overridable so tests can point at a local server.
     pub beacon_endpoint: Option<String>,
+    /// `api`: which API identify goes to, `"soap"` (default) or `"rest"`.
+    pub api: Api,
+    /// `clientId`: the REST API custom service's client id.
+    pub client_id: Option<String>,
+    /// `clientSecret`: the REST API custom service's client secret.
+    pub client_secret: Option<Secret>,
+    /// `restEndpoint`: base URL of the REST API; default `https://{accountId}.mktorest.com`
+    /// (see [`Settings::rest_base`]).
+    pub rest_endpoint: Option<String>,
+    /// `identityEndpoint`: base URL of the identity service; default `{restEndpoint}/identity`
+    /// (see [`Settings::identity_base`]).
+    pub identity_endpoint: Option<String>,
+    /// `lookupField`: the REST field leads are matched by (default `email`).
+    pub lookup_field: String,
+    /// `events`: Segment track event -> Marketo custom activity.
+    pub events: Vec<EventMapping>,
+    /// `trackAnonymousActivity`: send custom activities for tracks without a `userId`, matched
+    /// by `anonymousId` (default false).
+    pub track_anonymous_activity: bool,
+    /// `createIfNotExist`: create leads that do not exist (default true). True syncs with
+    /// `action: createOrUpdate`, false with `updateOnly`.
+    pub create_if_not_exist: bool,
+    /// `sendUserIdAndAnonymousId`: send `userId` and `anonymousId` as lead fields (default true;
+    /// Segment Marketo V2 requires these custom fields in the Marketo instance).
+    pub send_user_id_and_anonymous_id: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            account_id: String::new(),
+            user_id: None,
+            encryption_key: None,
+            soap_endpoint: None,
+            private_key: None,
+            project_id: None,
+            trait_casing: TraitCasing::default(),
+            field_map: HashMap::new(),
+            return_lead: false,
+            traits: Vec::new(),
+            beacon_endpoint: None,
+            api: Api::Soap,
+            client_id: None,
+            client_secret: None,
+            rest_endpoint: None,
+            identity_endpoint: None,
+            lookup_field: "email".to_owned(),
+            events: Vec::new(),
+            track_anonymous_activity: false,
+            create_if_not_exist: true,
+            send_user_id_and_anonymous_id: true,
+        }
+    }
 }
 
 fn bad(field: &str, reason: impl Into<String>) -> Error {
-    Error::InvalidSettings { field: field.to_owned(), reason: reason.into() }
+    Error::InvalidSettings {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 fn string(field: &str, v: Value) -> Result<String, Error> {
@@ -90,6 +211,11 @@ fn string(field: &str, v: Value) -> Result<String, Error> {
         Value::String(s) => Ok(s),
         other => Err(bad(field, format!("expected a string, got {}", json_type(&other)))),
     }
+}
+
+fn boolean(field: &str, v: &Value) -> Result<bool, Error> {
+    v.as_bool()
+        .ok_or_else(|| bad(field, format!("expected a boolean, got {}", json_type(v))))
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -128,9 +254,7 @@ impl Settings {
                     s.trait_casing = TraitCasing::from_name(&name)
                         .ok_or_else(|| bad(&key, format!("{name:?} is not one of first-upper, pascal, preserve")))?;
                 }
-                "returnLead" => {
-                    s.return_lead = v.as_bool().ok_or_else(|| bad(&key, format!("expected a boolean, got {}", json_type(&v))))?
-                }
+                "returnLead" => s.return_lead = boolean(&key, &v)?,
                 "fieldMap" => {
                     let Value::Object(m) = v else {
                         return Err(bad(&key, format!("expected an object, got {}", json_type(&v))));
@@ -141,6 +265,22 @@ impl Settings {
                     }
                 }
                 "traits" => s.traits = trait_mappings(v)?,
+                "api" => {
+                    s.api = match string(&key, v)?.as_str() {
+                        "soap" => Api::Soap,
+                        "rest" => Api::Rest,
+                        other => return Err(bad(&key, format!("{other:?} is not one of soap, rest"))),
+                    }
+                }
+                "clientId" => s.client_id = Some(string(&key, v)?),
+                "clientSecret" => s.client_secret = Some(Secret(string(&key, v)?)),
+                "restEndpoint" => s.rest_endpoint = Some(string(&key, v)?),
+                "identityEndpoint" => s.identity_endpoint = Some(string(&key, v)?),
+                "lookupField" => s.lookup_field = string(&key, v)?,
+                "events" => s.events = event_mappings(v)?,
+                "trackAnonymousActivity" => s.track_anonymous_activity = boolean(&key, &v)?,
+                "createIfNotExist" => s.create_if_not_exist = boolean(&key, &v)?,
+                "sendUserIdAndAnonymousId" => s.send_user_id_and_anonymous_id = boolean(&key, &v)?,
                 _ => return Err(Error::UnknownSetting { key }),
             }
         }
@@ -185,6 +325,86 @@ impl Settings {
         Ok(())
     }
 
+    /// The REST API base URL without a trailing `/`: `restEndpoint`, else
+    /// `https://{accountId}.mktorest.com`.
+    pub fn rest_base(&self) -> String {
+        match &self.rest_endpoint {
+            Some(e) => e.trim_end_matches('/').to_owned(),
+            None => format!("https://{}.mktorest.com", self.account_id),
+        }
+    }
+
+    /// The identity service base URL without a trailing `/`: `identityEndpoint`, else
+    /// `{restEndpoint}/identity` (from [`Settings::rest_base`]).
+    pub fn identity_base(&self) -> String {
+        match &self.identity_endpoint {
+            Some(e) => e.trim_end_matches('/').to_owned(),
+            None => format!("{}/identity", self.rest_base()),
+        }
+    }
+
+    /// Checks what the REST side needs: `clientId`, `clientSecret`, an https `restEndpoint`
+    /// (or a valid `accountId` to derive it from) and `identityEndpoint` when set (plain http only
+    /// on a loopback host, for local tests), a `lookupField`, non-empty `traits` field names, and
+    /// `events` entries with a non-empty, unique `event`, an activity id above 0 and non-empty
+    /// property names. Errors name the setting (`events[2].marketoActivityId`).
+    pub fn validate_rest(&self) -> Result<(), Error> {
+        match &self.client_id {
+            Some(c) if !c.trim().is_empty() => {}
+            _ => return Err(bad("clientId", "missing (the REST API custom service's client id)")),
+        }
+        if self.client_secret.as_ref().is_none_or(Secret::is_empty) {
+            return Err(bad("clientSecret", "missing"));
+        }
+        match &self.rest_endpoint {
+            Some(e) => check_endpoint("restEndpoint", e)?,
+            None => self
+                .validate_account_id()
+                .map_err(|_| bad("restEndpoint", "missing, and no valid `accountId` to derive it from"))?,
+        }
+        if let Some(e) = &self.identity_endpoint {
+            check_endpoint("identityEndpoint", e)?;
+        }
+        let lookup = self.lookup_field.trim();
+        if lookup.is_empty() || lookup.len() != self.lookup_field.len() || lookup.contains([',', '&', '=', '#', '?', '/']) {
+            return Err(bad("lookupField", "must be a Marketo REST field name like `email`"));
+        }
+        for (i, t) in self.traits.iter().enumerate() {
+            if t.marketo_field_name.trim().is_empty() {
+                return Err(bad(&format!("traits[{i}].marketoFieldName"), "empty Marketo field name"));
+            }
+        }
+        for (i, e) in self.events.iter().enumerate() {
+            if e.event.is_empty() {
+                return Err(bad(&format!("events[{i}].event"), "empty event name"));
+            }
+            if self.events[..i].iter().any(|earlier| earlier.event == e.event) {
+                return Err(bad(&format!("events[{i}].event"), format!("{:?} is mapped twice", e.event)));
+            }
+            if e.marketo_activity_id == 0 {
+                return Err(bad(
+                    &format!("events[{i}].marketoActivityId"),
+                    "must be a custom activity type id above 0",
+                ));
+            }
+            if e.primary_attribute.as_deref().is_some_and(str::is_empty) {
+                return Err(bad(&format!("events[{i}].primaryAttribute"), "empty property name"));
+            }
+            for (j, p) in e.properties.iter().enumerate() {
+                if p.segment_property.is_empty() {
+                    return Err(bad(&format!("events[{i}].properties[{j}].segmentProperty"), "empty property name"));
+                }
+                if p.marketo_attribute.trim().is_empty() {
+                    return Err(bad(
+                        &format!("events[{i}].properties[{j}].marketoAttribute"),
+                        "empty attribute name",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks what the browser side needs: `accountId` and `privateKey`.
     pub fn validate_client(&self) -> Result<(), Error> {
         self.validate_account_id()?;
@@ -216,7 +436,87 @@ fn trait_mappings(v: Value) -> Result<Vec<TraitMapping>, Error> {
         }
         let segment_trait = segment_trait.ok_or_else(|| bad(&format!("traits[{i}].segmentTrait"), "missing"))?;
         let marketo_field_name = marketo_field_name.ok_or_else(|| bad(&format!("traits[{i}].marketoFieldName"), "missing"))?;
-        out.push(TraitMapping { segment_trait, marketo_field_name, marketo_field_type });
+        out.push(TraitMapping {
+            segment_trait,
+            marketo_field_name,
+            marketo_field_type,
+        });
+    }
+    Ok(out)
+}
+
+fn event_mappings(v: Value) -> Result<Vec<EventMapping>, Error> {
+    let Value::Array(items) = v else {
+        return Err(bad("events", format!("expected an array, got {}", json_type(&v))));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let Value::Object(m) = item else {
+            return Err(bad(&format!("events[{i}]"), "expected an object"));
+        };
+        let (mut event, mut activity, mut primary, mut properties) = (None, None, None, Vec::new());
+        for (k, v) in m {
+            let field = format!("events[{i}].{k}");
+            if v.is_null() {
+                continue;
+            }
+            match k.as_str() {
+                "event" => event = Some(string(&field, v)?),
+                "marketoActivityId" => activity = Some(activity_id(&field, &v)?),
+                "primaryAttribute" => primary = Some(string(&field, v)?),
+                "properties" => properties = property_mappings(&field, v)?,
+                _ => return Err(Error::UnknownSetting { key: field }),
+            }
+        }
+        let event = event.ok_or_else(|| bad(&format!("events[{i}].event"), "missing"))?;
+        let marketo_activity_id = activity.ok_or_else(|| bad(&format!("events[{i}].marketoActivityId"), "missing"))?;
+        out.push(EventMapping {
+            event,
+            marketo_activity_id,
+            primary_attribute: primary,
+            properties,
+        });
+    }
+    Ok(out)
+}
+
+/// A positive integer, or a string of ASCII digits holding one.
+fn activity_id(field: &str, v: &Value) -> Result<u64, Error> {
+    let parsed = match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(id) if id > 0 => Ok(id),
+        _ => Err(bad(field, "expected a positive integer (the custom activity type id)")),
+    }
+}
+
+fn property_mappings(field: &str, v: Value) -> Result<Vec<PropertyMapping>, Error> {
+    let Value::Array(items) = v else {
+        return Err(bad(field, format!("expected an array, got {}", json_type(&v))));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (j, item) in items.into_iter().enumerate() {
+        let Value::Object(m) = item else {
+            return Err(bad(&format!("{field}[{j}]"), "expected an object"));
+        };
+        let (mut segment_property, mut marketo_attribute) = (None, None);
+        for (k, v) in m {
+            let key = format!("{field}[{j}].{k}");
+            match k.as_str() {
+                "segmentProperty" => segment_property = Some(string(&key, v)?),
+                "marketoAttribute" => marketo_attribute = Some(string(&key, v)?),
+                _ => return Err(Error::UnknownSetting { key }),
+            }
+        }
+        let segment_property = segment_property.ok_or_else(|| bad(&format!("{field}[{j}].segmentProperty"), "missing"))?;
+        let marketo_attribute = marketo_attribute.ok_or_else(|| bad(&format!("{field}[{j}].marketoAttribute"), "missing"))?;
+        out.push(PropertyMapping {
+            segment_property,
+            marketo_attribute,
+        });
     }
     Ok(out)
 }

@@ -1,0 +1,467 @@
+//! Identify -> one Sync Leads input record, and the batch that carries up to 300 of them.
+//!
+//! # The record
+//!
+//! [`RestApi::lead_input`] maps an identify's traits to REST field names
+//! (AdobeDocs/marketo-developer.en `help/rest-api/leads.md`, `list-of-standard-fields.md`):
+//!
+//! | Segment trait | REST field |
+//! |---|---|
+//! | `email` (else a `userId` that looks like an email, as on the SOAP path) | `email` |
+//! | `firstName`, `lastName`, `phone`, `title`, `website` | the same name |
+//! | `company` (a string), or `company.name` | `company` |
+//! | `address.city`, `.country`, `.postalCode` (else `.zip`), `.state`, `.street` | `city`, `country`, `postalCode`, `state`, `address` |
+//! | `address` (a string) | `address` |
+//! | `birthday` | `dateOfBirth` (an ISO date-time is cut to its `YYYY-MM-DD` date: the field is a `date`) |
+//!
+//! A trait listed in the `traits` setting goes to its `marketoFieldName` instead (the mapping wins
+//! over the table; one trait may go to several fields). Every other trait is **not sent**, and
+//! one [`WarningKind::FieldNotSent`] warning names them all; so are the unknown parts of an
+//! `address` or `company` object. With `sendUserIdAndAnonymousId` (default), the message's
+//! `userId` and `anonymousId` follow as fields `userId` and `anonymousId`.
+//!
+//! Values: strings as JSON strings, numbers as JSON numbers with the literal text that arrived,
+//! booleans as booleans, objects and arrays as a string of their compact JSON; `null` is not
+//! sent. A field name that is already set is not set again (the first wins; a warning names the
+//! loser).
+//!
+//! Key order, deterministic: the `lookupField` first, then the traits' fields in the order the
+//! traits arrived (an `address` object's parts in the table's order), then `userId`, then
+//! `anonymousId`. The lookup field must have a value, else [`Error::MissingEmail`] (lookup field
+//! `email`) or [`Error::InvalidField`] naming it.
+//!
+//! # The batch
+//!
+//! `POST {rest}/rest/v1/leads.json` with
+//! `{"action":"createOrUpdate","lookupField":"email","input":[…]}` (keys in that order). The action
+//! comes from `createIfNotExist`: true → `createOrUpdate`, false → `updateOnly` (update leads
+//! that exist, create none). [`LeadBatch`] takes records until the next one would make 301
+//! records or pass 1 MB (1,048,576 bytes) of body, and reads the answer back into one
+//! [`RecordOutcome`] per record, in input order.
+
+use std::borrow::Cow;
+
+use crate::error::Error;
+use crate::event::{Fields, Identify, Value};
+use crate::plan::{Warning, WarningKind};
+use crate::request::{RequestKind, Response};
+use crate::soap::lead::email_of;
+
+use super::body::{FieldValue, InputJson, Records, write_json_str, write_object};
+use super::response::{RecordOutcome, Reply, read_records};
+use super::token::AccessToken;
+use super::{MAX_BODY_BYTES, RestApi, post_json};
+use crate::request::Request;
+
+/// The Sync Leads `action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SyncAction {
+    /// `createOrUpdate`: update the lead matching the lookup field, else create it
+    /// (`createIfNotExist: true`, the default).
+    CreateOrUpdate,
+    /// `updateOnly`: update the matching lead; a lead that does not exist is skipped with 1004
+    /// (`createIfNotExist: false`).
+    UpdateOnly,
+    /// `createOnly`: create; an existing lead is skipped with 1005. Not chosen by any setting.
+    CreateOnly,
+}
+
+impl SyncAction {
+    /// Marketo's name for the action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncAction::CreateOrUpdate => "createOrUpdate",
+            SyncAction::UpdateOnly => "updateOnly",
+            SyncAction::CreateOnly => "createOnly",
+        }
+    }
+
+    /// The action for the `createIfNotExist` setting.
+    pub fn for_create_if_not_exist(create: bool) -> SyncAction {
+        if create {
+            SyncAction::CreateOrUpdate
+        } else {
+            SyncAction::UpdateOnly
+        }
+    }
+}
+
+/// One Sync Leads input record: ordered `(REST field, value)` pairs, the lookup field first, and
+/// their JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadInput {
+    fields: Vec<(String, FieldValue)>,
+    json: String,
+}
+
+impl InputJson for LeadInput {
+    fn json(&self) -> &str {
+        &self.json
+    }
+}
+
+impl LeadInput {
+    fn new(fields: Vec<(String, FieldValue)>) -> LeadInput {
+        let mut json = String::with_capacity(fields.iter().map(|(k, v)| k.len() + v.as_text().len() + 6).sum::<usize>() + 2);
+        write_object(&fields, &mut json);
+        LeadInput { fields, json }
+    }
+
+    /// The fields in order (the lookup field first).
+    pub fn fields(&self) -> impl ExactSizeIterator<Item = (&str, &FieldValue)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The value of field `name`.
+    pub fn get(&self, name: &str) -> Option<&FieldValue> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// The lookup field's name and value (the first field).
+    pub fn lookup(&self) -> Option<(&str, &FieldValue)> {
+        self.fields.first().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The record as JSON text (what goes into `input`).
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// Removes the named fields (Marketo answered 1006 `Field 'x' not found` for them) and
+    /// returns the names removed. The lookup field is never removed: a record whose lookup field
+    /// Marketo does not know cannot be synced.
+    pub fn remove_fields<S: AsRef<str>>(&mut self, names: &[S]) -> Vec<String> {
+        let mut removed = Vec::new();
+        let mut i = 1;
+        while i < self.fields.len() {
+            if names.iter().any(|n| n.as_ref() == self.fields[i].0) {
+                removed.push(self.fields.remove(i).0);
+            } else {
+                i += 1;
+            }
+        }
+        if !removed.is_empty() {
+            *self = LeadInput::new(std::mem::take(&mut self.fields));
+        }
+        removed
+    }
+}
+
+/// Up to 300 Sync Leads records, under 1 MB of body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadBatch {
+    action: SyncAction,
+    lookup_field: String,
+    head: String,
+    records: Records<LeadInput>,
+}
+
+impl LeadBatch {
+    /// An empty batch for this action and lookup field.
+    pub fn new(action: SyncAction, lookup_field: &str) -> LeadBatch {
+        let head = head(action, lookup_field);
+        LeadBatch {
+            action,
+            lookup_field: lookup_field.to_owned(),
+            records: Records::new(head.len()),
+            head,
+        }
+    }
+
+    /// Adds a record, or gives it back when adding it would pass 300 records or 1,048,576 bytes
+    /// of body (send this batch, then start a new one with it), or when its first field is not
+    /// this batch's lookup field. An empty batch refuses only a record that is too large on its
+    /// own, which [`RestApi::lead_input`] never returns.
+    pub fn push(&mut self, record: LeadInput) -> Result<(), LeadInput> {
+        if record.lookup().map(|(k, _)| k) != Some(self.lookup_field.as_str()) {
+            return Err(record);
+        }
+        self.records.try_push(record)
+    }
+
+    /// The records, in input order.
+    pub fn records(&self) -> &[LeadInput] {
+        self.records.records()
+    }
+
+    /// The records, given back.
+    pub fn into_records(self) -> Vec<LeadInput> {
+        self.records.into_records()
+    }
+
+    /// How many records.
+    pub fn len(&self) -> usize {
+        self.records.records().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.records.records().is_empty()
+    }
+
+    /// The action.
+    pub fn action(&self) -> SyncAction {
+        self.action
+    }
+
+    /// The exact length of [`LeadBatch::body`] in bytes.
+    pub fn body_len(&self) -> usize {
+        self.records.body_len()
+    }
+
+    /// The body: `{"action":…,"lookupField":…,"input":[…]}`.
+    pub fn body(&self) -> String {
+        self.records.body(&self.head)
+    }
+
+    /// The request: `POST {rest_base}/rest/v1/leads.json`, `Content-Type: application/json`,
+    /// `Authorization: Bearer …`.
+    pub fn request(&self, rest_base: &str, token: &AccessToken) -> Request {
+        post_json(RequestKind::SyncLeads, rest_base, "/rest/v1/leads.json", token, self.body())
+    }
+
+    /// Reads the answer: one [`RecordOutcome`] per record, result `i` for record `i`; a
+    /// request-level error (`success: false`) is an `Err` (see [`super::response`]).
+    pub fn read_response(&self, response: &Response) -> Result<Reply<Vec<RecordOutcome>>, Error> {
+        read_records(response, self.len())
+    }
+}
+
+fn head(action: SyncAction, lookup_field: &str) -> String {
+    let mut head = String::with_capacity(64 + lookup_field.len());
+    head.push_str("{\"action\":");
+    write_json_str(action.as_str(), &mut head);
+    head.push_str(",\"lookupField\":");
+    write_json_str(lookup_field, &mut head);
+    head.push_str(",\"input\":[");
+    head
+}
+
+/// Standard Segment traits with a scalar value -> REST field (`address` and `company` objects are
+/// flattened separately; `email` is handled first of all).
+fn standard_field(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "firstName" => "firstName",
+        "lastName" => "lastName",
+        "phone" => "phone",
+        "title" => "title",
+        "website" => "website",
+        "company" => "company",
+        "address" => "address",
+        "birthday" => "dateOfBirth",
+        _ => return None,
+    })
+}
+
+/// (REST field, source keys in order of preference) of a flattened object.
+type Parts = [(&'static str, &'static [&'static str])];
+
+const ADDRESS_PARTS: [(&str, &[&str]); 5] = [
+    ("city", &["city"]),
+    ("country", &["country"]),
+    ("postalCode", &["postalCode", "zip"]),
+    ("state", &["state"]),
+    ("address", &["street"]),
+];
+const COMPANY_PARTS: [(&str, &[&str]); 1] = [("company", &["name"])];
+
+/// `YYYY-MM-DD` of an ISO date or date-time; other text as it is.
+fn date_part(text: &str) -> &str {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() >= 10
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b.get(10), None | Some(b'T' | b't' | b' '))
+    {
+        &text[..10]
+    } else {
+        text
+    }
+}
+
+/// The record under construction, with what did not make it.
+struct Builder<'m> {
+    fields: Vec<(String, FieldValue)>,
+    /// (what, field already set).
+    duplicates: Vec<(String, String)>,
+    /// Traits or parts not sent for want of a field.
+    not_sent: Vec<Cow<'m, str>>,
+}
+
+impl Builder<'_> {
+    fn push(&mut self, source: &str, field: &str, value: FieldValue) {
+        if self.fields.iter().any(|(k, _)| k == field) {
+            self.duplicates.push((source.to_owned(), field.to_owned()));
+        } else {
+            self.fields.push((field.to_owned(), value));
+        }
+    }
+
+    fn has(&self, field: &str) -> bool {
+        self.fields.iter().any(|(k, _)| k == field)
+    }
+
+    fn nested(&mut self, parent: &str, raw: &str, parts: &Parts) {
+        let Ok(fields) = Fields::from_json(raw) else {
+            return; // unreachable for text that came from the message parser
+        };
+        for (field, sources) in parts {
+            let value = sources.iter().find_map(|k| fields.get(k).filter(|v| **v != Value::Null));
+            if let Some(v) = value.and_then(FieldValue::from_event) {
+                self.push(&format!("{parent}.{}", sources[0]), field, v);
+            }
+        }
+        for (k, v) in fields.iter() {
+            if *v != Value::Null && !parts.iter().any(|(_, s)| s.contains(&k)) {
+                self.not_sent.push(Cow::Owned(format!("{parent}.{k}")));
+            }
+        }
+    }
+}
+
+impl RestApi {
+    /// The Sync Leads record of an identify (see the module docs for the rules and the key
+    /// order). Warnings (traits not sent, fields set twice) are appended to `warnings`.
+    ///
+    /// Errors: [`Error::MissingEmail`] when the lookup field is `email` and there is none;
+    /// [`Error::InvalidField`] naming the lookup field when another lookup field has no value;
+    /// [`Error::TooLarge`] when the record alone would pass 1 MB of body.
+    pub fn lead_input(&self, msg: &Identify<'_>, warnings: &mut Vec<Warning>) -> Result<LeadInput, Error> {
+        let message = msg.common.message_ref();
+        let mut b = Builder {
+            fields: Vec::with_capacity(msg.traits.len() + 3),
+            duplicates: Vec::new(),
+            not_sent: Vec::new(),
+        };
+        let email = email_of(msg);
+        let mut email_sent = false;
+        let push_email = |b: &mut Builder<'_>, email: &str| {
+            let mut mapped = false;
+            for m in self.traits.iter().filter(|(t, _)| t == "email") {
+                mapped = true;
+                b.push("email", &m.1, FieldValue::String(email.to_owned()));
+            }
+            if !mapped {
+                b.push("email", "email", FieldValue::String(email.to_owned()));
+            }
+        };
+        for (key, value) in msg.traits.iter() {
+            if key == "email" {
+                if let (false, Some(e)) = (email_sent, email) {
+                    push_email(&mut b, e);
+                    email_sent = true;
+                }
+                continue;
+            }
+            let mut mapped = false;
+            for m in self.traits.iter().filter(|(t, _)| t == key) {
+                mapped = true;
+                if let Some(v) = FieldValue::from_event(value) {
+                    b.push(key, &m.1, v);
+                }
+            }
+            if mapped {
+                continue;
+            }
+            match (key, value) {
+                (_, Value::Null) => {}
+                ("address", Value::Object(raw)) => b.nested("address", raw, &ADDRESS_PARTS),
+                ("company", Value::Object(raw)) => b.nested("company", raw, &COMPANY_PARTS),
+                _ => match (standard_field(key), FieldValue::from_event(value)) {
+                    (Some("dateOfBirth"), Some(FieldValue::String(s))) => {
+                        let date = date_part(&s).to_owned();
+                        b.push(key, "dateOfBirth", FieldValue::String(date));
+                    }
+                    (Some(field), Some(v)) => b.push(key, field, v),
+                    _ => b.not_sent.push(Cow::Borrowed(key)),
+                },
+            }
+        }
+        if let (false, Some(e)) = (email_sent, email) {
+            push_email(&mut b, e);
+        }
+        if self.send_user_id_and_anonymous_id {
+            for (field, id) in [("userId", &msg.common.user_id), ("anonymousId", &msg.common.anonymous_id)] {
+                if let Some(id) = id.as_deref()
+                    && !b.has(field)
+                {
+                    b.fields.push((field.to_owned(), FieldValue::String(id.to_owned())));
+                }
+            }
+        }
+        let Some(at) = b.fields.iter().position(|(k, _)| *k == self.lookup_field) else {
+            return Err(if self.lookup_field == "email" {
+                Error::MissingEmail { message }
+            } else {
+                Error::InvalidField {
+                    message,
+                    field: self.lookup_field.clone(),
+                    reason: "the lookup field has no value: no trait maps to it (see the `traits` setting)".into(),
+                }
+            });
+        };
+        let lookup = b.fields.remove(at);
+        b.fields.insert(0, lookup);
+        if !b.not_sent.is_empty() {
+            let names: Vec<&str> = b.not_sent.iter().map(|c| c.as_ref()).collect();
+            warnings.push(Warning::new(
+                WarningKind::FieldNotSent,
+                format!(
+                    "{message}: {} not sent: no standard Marketo field for {}, and no entry in the `traits` setting",
+                    names.join(", "),
+                    if names.len() == 1 { "it" } else { "them" }
+                ),
+            ));
+        }
+        for (source, field) in &b.duplicates {
+            warnings.push(Warning::new(
+                WarningKind::FieldNotSent,
+                format!("{message}: {source} not sent: field `{field}` is already set"),
+            ));
+        }
+        let input = LeadInput::new(b.fields);
+        let len = Records::alone_len(head(self.action, &self.lookup_field).len(), &input);
+        if len > MAX_BODY_BYTES {
+            return Err(Error::TooLarge {
+                message,
+                reason: format!("the lead record makes a {len}-byte Sync Leads body; Marketo accepts at most {MAX_BODY_BYTES} bytes"),
+            });
+        }
+        Ok(input)
+    }
+
+    /// An empty [`LeadBatch`] with this destination's action and lookup field.
+    pub fn lead_batch(&self) -> LeadBatch {
+        LeadBatch::new(self.action, &self.lookup_field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(date_part("1990-05-17T00:00:00.000Z"), "1990-05-17");
+        assert_eq!(date_part("1990-05-17"), "1990-05-17");
+        assert_eq!(date_part("17/05/1990"), "17/05/1990");
+        assert_eq!(date_part("1990-05-17x"), "1990-05-17x");
+        assert_eq!(date_part("é"), "é");
+    }
+
+    #[test]
+    fn remove_fields_keeps_lookup() {
+        let mut r = LeadInput::new(vec![
+            ("email".into(), FieldValue::String("a@b.co".into())),
+            ("foo".into(), FieldValue::Number("1".into())),
+            ("bar".into(), FieldValue::Bool(true)),
+        ]);
+        assert_eq!(r.remove_fields(&["email", "foo"]), vec!["foo"]);
+        assert_eq!(r.json(), r#"{"email":"a@b.co","bar":true}"#);
+    }
+}
