@@ -89,6 +89,9 @@ pub fn run<D: MarketoDestination>(
             }
             input.next();
         }
+        // A fresh clock for sending: pushing may have taken a while, and a stale `now` would let
+        // the outbox start more requests than the rate window allows.
+        let t = now();
         while let Some(tx) = outbox.poll_transmit(t) {
             in_flight += 1;
             if job_tx.send((tx.tag, tx.request)).is_err() {
