@@ -13,8 +13,8 @@ mod driver;
 use std::io::BufRead;
 use std::time::Duration;
 
-use segment_marketo::delivery::{Config, Delivery, Outbox};
-use segment_marketo::destination::SoapDestination;
+use segment_marketo::delivery::{Association, Config, Delivery, Outbox};
+use segment_marketo::destination;
 use segment_marketo::settings::Settings;
 use serde_json::json;
 
@@ -34,7 +34,8 @@ fn main() -> Result<(), String> {
     let mut settings = Settings::from_json(&text).map_err(|e| format!("bad settings: {e}"))?;
     settings.soap_endpoint = soap.or(settings.soap_endpoint);
     settings.beacon_endpoint = beacon.or(settings.beacon_endpoint);
-    let destination = SoapDestination::new(&settings).map_err(|e| format!("bad settings: {e}"))?;
+    // `api` in the settings chooses SOAP (Segment's classic destination) or REST (live Marketo).
+    let destination = destination::from_settings(&settings).map_err(|e| format!("bad settings: {e}"))?;
     let config = Config::default();
     let workers = config.max_in_flight;
     let mut outbox = Outbox::new(destination, config);
@@ -57,8 +58,15 @@ fn main() -> Result<(), String> {
                         status,
                         dropped_fields,
                         merged_with,
+                        association,
                     } => {
-                        v["delivered"] = json!({"leadId": lead_id, "status": status.map(|s| s.as_str()), "droppedFields": dropped_fields, "mergedWith": merged_with})
+                        let association = association.map(|a| match a {
+                            Association::Associated => json!("associated"),
+                            Association::Failed { reason, code } => json!({"failed": reason, "code": code}),
+                            _ => json!(null),
+                        });
+                        v["delivered"] = json!({"leadId": lead_id, "status": status.map(|s| s.as_str()), "droppedFields": dropped_fields,
+                            "mergedWith": merged_with, "association": association})
                     }
                     Delivery::Skipped(reason) => v["skipped"] = json!(reason.to_string()),
                     Delivery::Failed { kind, reason, code } => v["failed"] = json!({"kind": kind.as_str(), "reason": reason, "code": code}),

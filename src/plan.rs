@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::cookie::Cookie;
 use crate::request::Request;
+use crate::rest::{Activity, LeadInput};
 use crate::soap::LeadRecord;
 
 /// Something the caller should know about a planned message that did not stop it.
@@ -55,6 +56,9 @@ pub enum SkipReason {
     Disabled,
     /// The message type has no Marketo counterpart (`group`, `alias`, `screen`).
     UnsupportedType(&'static str),
+    /// REST: a track whose event is not mapped to a custom activity, or a page, with no cookie or
+    /// `userId` for a beacon (and anonymous events not enabled by `trackAnonymousActivity`).
+    NoVisitor(&'static str),
 }
 
 impl std::fmt::Display for SkipReason {
@@ -62,6 +66,10 @@ impl std::fmt::Display for SkipReason {
         match self {
             SkipReason::Disabled => f.write_str("integrations disables Marketo for this message"),
             SkipReason::UnsupportedType(t) => write!(f, "{t} messages have no Marketo counterpart"),
+            SkipReason::NoVisitor("track") => {
+                f.write_str("track not mapped to a custom activity, and no cookie or userId for a beacon (trackAnonymousActivity is off)")
+            }
+            SkipReason::NoVisitor(t) => write!(f, "{t} with no cookie or userId for a beacon (trackAnonymousActivity is off)"),
         }
     }
 }
@@ -80,6 +88,31 @@ pub enum Operation {
         /// The planned request.
         request: Request,
     },
+    /// Fetching a REST access token. Plans show it first for display; the delivery outbox
+    /// manages tokens itself and skips this step.
+    Token,
+    /// A REST Sync Leads record, then (with a cookie) Associate Lead once the lead id is known.
+    RestSyncLead {
+        /// The input record.
+        input: LeadInput,
+        /// The Munchkin cookie to associate with the lead afterwards.
+        cookie: Option<Cookie<'static>>,
+    },
+    /// A REST custom activity, sent once its lead id is known (from a sync or a lookup).
+    RestActivity(Activity),
+}
+
+impl Operation {
+    /// A short name (`syncLead`, `visitWebPage`, `token`, `restSyncLead`, `restActivity`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::SyncLead(_) => "syncLead",
+            Operation::VisitWebPage { .. } => "visitWebPage",
+            Operation::Token => "token",
+            Operation::RestSyncLead { .. } => "restSyncLead",
+            Operation::RestActivity(_) => "restActivity",
+        }
+    }
 }
 
 /// One request of a plan and the operation it carries out.

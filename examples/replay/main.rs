@@ -1,7 +1,7 @@
 //! The main job: Segment messages in, the Marketo requests they become out, one JSON line each.
 //!
 //! ```text
-//! cargo run --example replay -- [--settings FILE.json] [--now RFC3339] [--side server|client] [FILE|-]
+//! cargo run --example replay -- [--settings FILE.json] [--now RFC3339] [--side server|client] [--api soap|rest] [FILE|-]
 //! ```
 //!
 //! With no FILE it reads stdin when stdin is not a terminal, else replays an embedded demo with
@@ -12,7 +12,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use segment_marketo::Error;
-use segment_marketo::destination::{MarketoDestination, SoapDestination};
+use segment_marketo::destination::{self, MarketoDestination};
 use segment_marketo::event::{Message, split_batch};
 use segment_marketo::munchkin::client::Client;
 use segment_marketo::plan::Plan;
@@ -30,6 +30,7 @@ struct Args {
     settings: Option<String>,
     now: Option<String>,
     client_side: bool,
+    api: Option<String>,
     input: Option<String>,
 }
 
@@ -38,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
         settings: None,
         now: None,
         client_side: false,
+        api: None,
         input: None,
     };
     let mut it = std::env::args().skip(1);
@@ -46,13 +48,16 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--settings" => args.settings = Some(value("--settings")?),
             "--now" => args.now = Some(value("--now")?),
+            "--api" => args.api = Some(value("--api")?),
             "--side" => match value("--side")?.as_str() {
                 "server" => args.client_side = false,
                 "client" => args.client_side = true,
                 other => return Err(format!("--side must be server or client, not {other:?}")),
             },
             "-h" | "--help" => {
-                return Err("usage: replay [--settings FILE.json] [--now RFC3339] [--side server|client] [FILE|-]".into());
+                return Err(
+                    "usage: replay [--settings FILE.json] [--now RFC3339] [--side server|client] [--api soap|rest] [FILE|-]".into(),
+                );
             }
             _ if args.input.is_none() && (arg == "-" || !arg.starts_with('-')) => args.input = Some(arg),
             other => return Err(format!("unknown argument {other:?}")),
@@ -127,12 +132,18 @@ fn run() -> Result<Counts, String> {
         Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?,
         None => DEMO_SETTINGS.to_owned(),
     };
-    let settings = Settings::from_json(&settings_text).map_err(|e| format!("bad settings: {e}"))?;
+    let mut settings = Settings::from_json(&settings_text).map_err(|e| format!("bad settings: {e}"))?;
+    match args.api.as_deref() {
+        None => {}
+        Some("soap") => settings.api = segment_marketo::fault::Api::Soap,
+        Some("rest") => settings.api = segment_marketo::fault::Api::Rest,
+        Some(other) => return Err(format!("--api must be soap or rest, not {other:?}")),
+    }
     let now = now_from(args.now.as_deref())?;
     let side = if args.client_side {
         Side::Client(Client::new(&settings).map_err(|e| format!("bad settings: {e}"))?)
     } else {
-        Side::Server(Box::new(SoapDestination::new(&settings).map_err(|e| format!("bad settings: {e}"))?))
+        Side::Server(destination::from_settings(&settings).map_err(|e| format!("bad settings: {e}"))?)
     };
     let input = open_input(args.input.as_deref())?;
     let stdout = std::io::stdout();
@@ -156,7 +167,7 @@ fn run() -> Result<Counts, String> {
 }
 
 enum Side {
-    Server(Box<SoapDestination>),
+    Server(Box<dyn MarketoDestination + Send + Sync>),
     Client(Client),
 }
 

@@ -24,17 +24,30 @@
 //!   does not hold the lead's lock; one that may have been processed (lock fault, 5xx, transport
 //!   error) does.
 //!
+//! REST ([`crate::destination::RestDestination`], issue #4): identifies for different leads are
+//! batched into one Sync Leads call (at most 300 records, under 1 MB) and each record's result goes
+//! back to its messages; one access token is fetched at a time and refreshed and resent once on
+//! 601/602; a cookie is associated once the lead id is known (1012 fails only the association);
+//! mapped track events wait for their lead id from a lead-id cache, filled by syncs and by lookups,
+//! with one lookup per key however many events wait on it, and are batched into Add Custom
+//! Activities calls; 607 holds every REST call until the next US Central midnight while beacons go
+//! on. REST syncs of one lead are never in flight together; the 30 s lock spacing is a SOAP rule.
+//!
 //! Memory: one entry per lead with work pending or a lock still running, one per beacon waiting,
 //! and the pushed-but-unfinished messages, which `queue_limit` caps: `push` refuses beyond it
-//! instead of dropping anything already accepted.
+//! instead of dropping anything already accepted. The lead-id cache keeps at most
+//! `lead_id_cache` entries.
 
 mod config;
+mod job;
+mod rest;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 pub use config::Config;
 use config::ms;
+use job::{Entry, Job};
 
 use crate::cookie::Cookie;
 use crate::destination::{Answer, MarketoDestination};
@@ -42,8 +55,8 @@ use crate::error::{Error, ErrorKind, MessageRef, Retry};
 use crate::event::Message;
 use crate::plan::{Operation, Plan, SkipReason, Warning};
 use crate::request::{Request, Response};
+use crate::soap::SyncStatus;
 use crate::soap::lead::email_of;
-use crate::soap::{Attribute, SyncStatus};
 use crate::time::Timestamp;
 
 /// Names a pushed message; its [`Outcome`] carries the same ticket.
@@ -78,6 +91,8 @@ pub enum Delivery {
         dropped_fields: Vec<String>,
         /// How many messages this one was merged with (0 when it went alone).
         merged_with: usize,
+        /// REST: what became of associating the message's cookie with the lead, when it had one.
+        association: Option<Association>,
     },
     /// Nothing had to be sent.
     Skipped(SkipReason),
@@ -88,6 +103,22 @@ pub enum Delivery {
         /// Why, in a sentence.
         reason: String,
         /// The last Marketo code, when Marketo gave one.
+        code: Option<u32>,
+    },
+}
+
+/// What became of associating a Munchkin cookie with the lead (REST Associate Lead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Association {
+    /// The cookie is associated.
+    Associated,
+    /// The association failed (1012: invalid cookie, or another permanent error); the lead sync
+    /// itself went through.
+    Failed {
+        /// Why.
+        reason: String,
+        /// Marketo's code, when given.
         code: Option<u32>,
     },
 }
@@ -134,6 +165,12 @@ pub struct Stats {
     pub in_flight: u64,
     /// Messages pushed without an outcome yet.
     pub unresolved: u64,
+    /// Requests started (every call counts against Marketo's rate limit).
+    pub requests: u64,
+    /// REST access tokens fetched.
+    pub tokens: u64,
+    /// REST lead-id lookups sent.
+    pub lookups: u64,
 }
 
 /// The lead key of a message: the per-lead rules apply per key, so a fleet partitions its stream
@@ -154,92 +191,6 @@ pub fn lead_key(message: &Message<'_>) -> Option<String> {
     }
 }
 
-#[derive(Debug)]
-struct Entry {
-    ticket: Ticket,
-    message_id: Option<String>,
-    warnings: Vec<Warning>,
-}
-
-#[derive(Debug)]
-struct Job {
-    operation: Operation,
-    entries: Vec<Entry>,
-    /// Attribute name -> index, built on the first merge.
-    index: HashMap<String, usize>,
-    dropped: Vec<String>,
-    attempts: u32,
-    resigns: u32,
-    first_pushed: Timestamp,
-    not_before: Timestamp,
-    last_code: Option<u32>,
-}
-
-impl Job {
-    fn new(operation: Operation, entry: Entry, now: Timestamp) -> Job {
-        Job {
-            operation,
-            entries: vec![entry],
-            index: HashMap::new(),
-            dropped: Vec::new(),
-            attempts: 0,
-            resigns: 0,
-            first_pushed: now,
-            not_before: now,
-            last_code: None,
-        }
-    }
-
-    /// Merges a later job for the same lead into this one: traits one by one, later wins.
-    fn absorb(&mut self, later: Job) {
-        let (Operation::SyncLead(mine), Operation::SyncLead(theirs)) = (&mut self.operation, later.operation) else {
-            return;
-        };
-        if self.index.len() != mine.attributes.len() {
-            self.index = mine.attributes.iter().enumerate().map(|(i, a)| (a.name.to_string(), i)).collect();
-        }
-        mine.email = theirs.email;
-        if theirs.cookie.is_some() {
-            mine.cookie = theirs.cookie;
-        }
-        for attr in theirs.attributes {
-            if self.dropped.iter().any(|d| *d == attr.name) {
-                continue;
-            }
-            match self.index.get(attr.name.as_ref()) {
-                Some(&i) => mine.attributes[i].value = attr.value,
-                None => {
-                    self.index.insert(attr.name.to_string(), mine.attributes.len());
-                    mine.attributes.push(attr);
-                }
-            }
-        }
-        self.entries.extend(later.entries);
-        self.first_pushed = self.first_pushed.min(later.first_pushed);
-    }
-
-    /// Removes the attributes Marketo named as unknown; returns those actually removed.
-    fn strip(&mut self, unknown: &[String]) -> Vec<String> {
-        let Operation::SyncLead(lead) = &mut self.operation else {
-            return Vec::new();
-        };
-        let before: Vec<Attribute<'static>> = std::mem::take(&mut lead.attributes);
-        let mut removed = Vec::new();
-        for attr in before {
-            if unknown.iter().any(|u| u.eq_ignore_ascii_case(&attr.name)) {
-                if !removed.iter().any(|r: &String| *r == attr.name) {
-                    removed.push(attr.name.to_string());
-                }
-            } else {
-                lead.attributes.push(attr);
-            }
-        }
-        self.index.clear();
-        self.dropped.extend(removed.iter().cloned());
-        removed
-    }
-}
-
 #[derive(Debug, Default)]
 struct Lead {
     pending: Option<Job>,
@@ -248,19 +199,62 @@ struct Lead {
     scheduled: bool,
 }
 
+/// Work waiting for its time or its turn.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Work {
+    /// A lead's pending sync (SOAP or REST: the job says which).
     Lead(String),
-    Beacon(u64),
+    /// A beacon, an activity or an association in `jobs`.
+    Job(u64),
+    /// Lead-id lookups to retry.
+    Lookup(String),
     /// Forget a lead whose lock has run out, if it is idle.
     Expire(String),
 }
 
+/// Which queue a ready job waits in: batchable REST work has its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    /// SOAP syncs and beacons, one request each, no token.
+    Plain,
+    /// REST Sync Leads records (lead keys), batched.
+    RestLeads,
+    /// REST custom activities with a known lead id, batched.
+    Activities,
+    /// REST Associate Lead, one request each.
+    Associations,
+}
+
 #[derive(Debug)]
-struct InFlight {
-    work: Work,
-    job: Job,
-    prev_start: Option<Timestamp>,
+enum Flight {
+    /// One job, one request (SOAP sync, beacon, association).
+    One {
+        work: Work,
+        job: Box<Job>,
+        prev_start: Option<Timestamp>,
+        token: Option<crate::rest::AccessToken>,
+    },
+    /// A Sync Leads batch: lead keys and their jobs, in input order.
+    Leads {
+        keys: Vec<String>,
+        jobs: Vec<Job>,
+        batch: crate::rest::LeadBatch,
+        token: crate::rest::AccessToken,
+    },
+    /// An Add Custom Activities batch, in input order.
+    Activities {
+        jobs: Vec<Job>,
+        batch: crate::rest::ActivityBatch,
+        token: crate::rest::AccessToken,
+    },
+    /// A lead-id lookup: the cache keys asked, in order.
+    Lookup {
+        keys: Vec<String>,
+        lookup: crate::rest::LeadLookup,
+        token: crate::rest::AccessToken,
+    },
+    /// The access token request.
+    Token,
 }
 
 /// What to do with a job after its response.
@@ -280,17 +274,21 @@ pub struct Outbox<D: MarketoDestination> {
     config: Config,
     next_ticket: u64,
     next_tag: u64,
-    next_beacon: u64,
+    next_job: u64,
     leads: HashMap<String, Lead>,
-    beacons: HashMap<u64, Job>,
-    ready: VecDeque<Work>,
+    jobs: HashMap<u64, Job>,
+    plain: VecDeque<Work>,
+    rest_leads: VecDeque<String>,
+    activities: VecDeque<u64>,
+    associations: VecDeque<u64>,
     delayed: BinaryHeap<Reverse<(i64, u64, Work)>>,
     delayed_seq: u64,
-    in_flight: HashMap<u64, InFlight>,
+    in_flight: HashMap<u64, Flight>,
     starts: VecDeque<i64>,
     throttle_until: i64,
     throttle_streak: u32,
-    quota_until: i64,
+    soap_quota_until: i64,
+    rest: rest::RestState,
     outcomes: VecDeque<Outcome>,
     stats: Stats,
 }
@@ -307,22 +305,27 @@ impl<D: MarketoDestination> std::fmt::Debug for Outbox<D> {
 impl<D: MarketoDestination> Outbox<D> {
     /// An outbox planning through `destination`.
     pub fn new(destination: D, config: Config) -> Outbox<D> {
+        let rest = rest::RestState::new(destination.rest());
         Outbox {
             destination,
             config,
             next_ticket: 0,
             next_tag: 0,
-            next_beacon: 0,
+            next_job: 0,
             leads: HashMap::new(),
-            beacons: HashMap::new(),
-            ready: VecDeque::new(),
+            jobs: HashMap::new(),
+            plain: VecDeque::new(),
+            rest_leads: VecDeque::new(),
+            activities: VecDeque::new(),
+            associations: VecDeque::new(),
             delayed: BinaryHeap::new(),
             delayed_seq: 0,
             in_flight: HashMap::new(),
             starts: VecDeque::new(),
             throttle_until: i64::MIN,
             throttle_streak: 0,
-            quota_until: i64::MIN,
+            soap_quota_until: i64::MIN,
+            rest,
             outcomes: VecDeque::new(),
             stats: Stats::default(),
         }
@@ -337,11 +340,8 @@ impl<D: MarketoDestination> Outbox<D> {
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
         s.in_flight = self.in_flight.len() as u64;
-        s.held = if self.quota_until > i64::MIN {
-            s.unresolved.saturating_sub(s.in_flight)
-        } else {
-            0
-        };
+        let holding = self.soap_quota_until > i64::MIN || self.rest.quota_until > i64::MIN;
+        s.held = if holding { s.unresolved.saturating_sub(s.in_flight) } else { 0 };
         s
     }
 
@@ -380,9 +380,10 @@ impl<D: MarketoDestination> Outbox<D> {
                 );
             }
             Ok(Plan::Skip(reason)) => self.finish_entry(entry, Delivery::Skipped(reason), 0),
-            Ok(Plan::Send { mut steps, warnings }) => {
+            Ok(Plan::Send { steps, warnings }) => {
                 entry.warnings = warnings;
-                // The SOAP destination plans one request per message.
+                // Token steps are for display: the outbox manages tokens itself.
+                let mut steps: Vec<_> = steps.into_iter().filter(|s| !matches!(s.operation, Operation::Token)).collect();
                 let Some(step) = steps.pop().filter(|_| steps.is_empty()) else {
                     let reason =
                         "the destination planned a number of requests other than one, which this outbox does not support".to_owned();
@@ -405,45 +406,83 @@ impl<D: MarketoDestination> Outbox<D> {
     }
 
     fn enqueue(&mut self, job: Job, now: Timestamp) {
-        match &job.operation {
-            Operation::SyncLead(lead) => {
-                let key = lead.lead_key().to_owned();
-                let state = self.leads.entry(key.clone()).or_default();
-                match &mut state.pending {
-                    Some(pending) => {
-                        pending.absorb(job);
-                        self.stats.merged += 1;
-                    }
-                    None => state.pending = Some(job),
-                }
-                self.schedule_lead(key, now);
+        let key = match &job.operation {
+            Operation::SyncLead(lead) => lead.lead_key().to_owned(),
+            Operation::RestSyncLead { input, .. } => {
+                self.rest.syncing(input, 1);
+                rest::lookup_value(input)
             }
+            Operation::RestActivity(_) => return self.enqueue_activity(job, now),
             _ => {
-                let id = self.next_beacon;
-                self.next_beacon += 1;
                 let at = job.not_before;
-                self.beacons.insert(id, job);
-                self.schedule(Work::Beacon(id), at, now);
+                let id = self.add_job(job);
+                return self.schedule(Work::Job(id), at, now);
             }
+        };
+        let state = self.leads.entry(key.clone()).or_default();
+        match &mut state.pending {
+            Some(pending) => {
+                if let Operation::RestSyncLead { input, .. } = &job.operation {
+                    // The merged record syncs once: count it once.
+                    self.rest.syncing(input, -1);
+                }
+                pending.absorb(job);
+                self.stats.merged += 1;
+            }
+            None => state.pending = Some(job),
+        }
+        self.schedule_lead(key, now);
+    }
+
+    fn add_job(&mut self, job: Job) -> u64 {
+        let id = self.next_job;
+        self.next_job += 1;
+        self.jobs.insert(id, job);
+        id
+    }
+
+    fn queue_of(&self, work: &Work) -> Queue {
+        match work {
+            Work::Lead(key) => match self.leads.get(key).and_then(|l| l.pending.as_ref()).map(|j| &j.operation) {
+                Some(Operation::RestSyncLead { .. }) => Queue::RestLeads,
+                _ => Queue::Plain,
+            },
+            Work::Job(id) => match self.jobs.get(id).map(|j| &j.operation) {
+                Some(Operation::RestActivity(_)) => Queue::Activities,
+                Some(Operation::RestSyncLead { .. }) => Queue::Associations,
+                _ => Queue::Plain,
+            },
+            _ => Queue::Plain,
         }
     }
 
     fn schedule(&mut self, work: Work, at: Timestamp, now: Timestamp) {
-        if at <= now {
-            self.ready.push_back(work);
-        } else {
+        if at > now {
             self.delayed_seq += 1;
             self.delayed.push(Reverse((at.unix_ms(), self.delayed_seq, work)));
+            return;
+        }
+        match (self.queue_of(&work), work) {
+            (Queue::RestLeads, Work::Lead(key)) => self.rest_leads.push_back(key),
+            (Queue::Activities, Work::Job(id)) => self.activities.push_back(id),
+            (Queue::Associations, Work::Job(id)) => self.associations.push_back(id),
+            (_, Work::Lookup(key)) => self.rest.lookups.push_back(key),
+            (_, work) => self.plain.push_back(work),
         }
     }
 
     fn lead_ready_at(&self, state: &Lead) -> Timestamp {
-        let lock = state.last_start.map(|t| t.plus_ms(ms(self.config.lead_lock)));
-        let job = state.pending.as_ref().map(|j| j.not_before);
-        match (lock, job) {
-            (Some(a), Some(b)) => a.max(b),
-            (a, b) => a.or(b).unwrap_or(Timestamp::from_unix_ms(i64::MIN)),
+        // The lock spacing is Marketo's SOAP rule; REST syncs of a lead only never overlap.
+        let soap = matches!(state.pending.as_ref().map(|j| &j.operation), Some(Operation::SyncLead(_)));
+        let lock = state.last_start.filter(|_| soap).map(|t| t.plus_ms(ms(self.config.lead_lock)));
+        let mut at = state.pending.as_ref().map_or(Timestamp::from_unix_ms(i64::MIN), |j| j.not_before);
+        if let Some(lock) = lock {
+            at = at.max(lock);
         }
+        if soap {
+            at = at.max(Timestamp::from_unix_ms(self.soap_quota_until));
+        }
+        at
     }
 
     fn schedule_lead(&mut self, key: String, now: Timestamp) {
@@ -458,6 +497,27 @@ impl<D: MarketoDestination> Outbox<D> {
         self.schedule(Work::Lead(key), at, now);
     }
 
+    /// Whether a new request may start at `now` under the instance-wide limits.
+    fn may_start(&mut self, t: i64) -> bool {
+        if self.throttle_until > t || self.in_flight.len() >= self.config.max_in_flight {
+            return false;
+        }
+        let window = ms(self.config.rate_window);
+        while self.starts.front().is_some_and(|&s| s + window <= t) {
+            self.starts.pop_front();
+        }
+        self.config.rate_limit > 0 && self.starts.len() < self.config.rate_limit
+    }
+
+    fn start(&mut self, flight: Flight, request: Request, t: i64) -> Transmit {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        self.starts.push_back(t);
+        self.stats.requests += 1;
+        self.in_flight.insert(tag, flight);
+        Transmit { tag: Tag(tag), request }
+    }
+
     /// The next request that may go out at `now`, or `None`.
     pub fn poll_transmit(&mut self, now: Timestamp) -> Option<Transmit> {
         let t = now.unix_ms();
@@ -468,24 +528,33 @@ impl<D: MarketoDestination> Outbox<D> {
             if let Some(Reverse((_, _, work))) = self.delayed.pop() {
                 match work {
                     Work::Expire(key) => self.expire(&key, now),
-                    work => self.ready.push_back(work),
+                    Work::Lead(key) => {
+                        // Re-check: it may have been merged or sent meanwhile.
+                        if let Some(s) = self.leads.get_mut(&key) {
+                            s.scheduled = false;
+                        }
+                        self.schedule_lead(key, now);
+                    }
+                    work => self.schedule(work, now, now),
                 }
             }
         }
-        if self.quota_until > i64::MIN && self.quota_until <= t {
-            self.quota_until = i64::MIN; // the hold is over
+        if self.soap_quota_until > i64::MIN && self.soap_quota_until <= t {
+            self.soap_quota_until = i64::MIN; // the hold is over
         }
-        if self.quota_until > t || self.throttle_until > t || self.in_flight.len() >= self.config.max_in_flight {
+        if !self.may_start(t) {
             return None;
         }
-        let window = ms(self.config.rate_window);
-        while self.starts.front().is_some_and(|&s| s + window <= t) {
-            self.starts.pop_front();
+        if let Some(tx) = self.poll_plain(now) {
+            return Some(tx);
         }
-        if self.config.rate_limit == 0 || self.starts.len() >= self.config.rate_limit {
-            return None;
-        }
-        while let Some(work) = self.ready.pop_front() {
+        self.poll_rest(now)
+    }
+
+    /// SOAP syncs and beacons.
+    fn poll_plain(&mut self, now: Timestamp) -> Option<Transmit> {
+        let t = now.unix_ms();
+        while let Some(work) = self.plain.pop_front() {
             let (job, prev_start) = match &work {
                 Work::Lead(key) => {
                     let Some(state) = self.leads.get(key) else { continue };
@@ -507,37 +576,38 @@ impl<D: MarketoDestination> Outbox<D> {
                     let Some(job) = state.pending.take() else { continue };
                     (job, prev)
                 }
-                Work::Beacon(id) => {
-                    let Some(job) = self.beacons.remove(id) else { continue };
+                Work::Job(id) => {
+                    let Some(job) = self.jobs.remove(id) else { continue };
                     (job, None)
                 }
-                Work::Expire(_) => continue,
+                _ => continue,
             };
             match self.destination.render(&job.operation, now) {
                 Ok(request) => {
-                    let tag = self.next_tag;
-                    self.next_tag += 1;
                     let mut job = job;
                     job.attempts += 1;
                     if job.attempts > 1 {
                         self.stats.retries += 1;
                     }
-                    self.starts.push_back(t);
-                    self.in_flight.insert(tag, InFlight { work, job, prev_start });
-                    return Some(Transmit { tag: Tag(tag), request });
+                    return Some(self.start(
+                        Flight::One {
+                            work,
+                            job: Box::new(job),
+                            prev_start,
+                            token: None,
+                        },
+                        request,
+                        t,
+                    ));
                 }
                 Err(e) => {
                     let code = e.fault().and_then(|f| f.code);
-                    let flight = InFlight { work, job, prev_start };
-                    self.complete(
-                        flight,
-                        Next::Done(Delivery::Failed {
-                            kind: e.kind(),
-                            reason: e.to_string(),
-                            code,
-                        }),
-                        now,
-                    );
+                    let delivery = Delivery::Failed {
+                        kind: e.kind(),
+                        reason: e.to_string(),
+                        code,
+                    };
+                    self.complete_one(work, job, prev_start, Next::Done(delivery), now);
                 }
             }
         }
@@ -548,12 +618,16 @@ impl<D: MarketoDestination> Outbox<D> {
     /// nothing is waiting on time.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let mut next = self.delayed.peek().map(|Reverse((at, _, _))| *at);
-        if !self.ready.is_empty() && self.in_flight.len() < self.config.max_in_flight {
-            let mut gate = self.quota_until.max(self.throttle_until);
+        let rest_ready = self.rest.has_ready_work(self);
+        if (!self.plain.is_empty() || rest_ready) && self.in_flight.len() < self.config.max_in_flight {
+            let mut gate = self.throttle_until;
             if self.starts.len() >= self.config.rate_limit
                 && let Some(&first) = self.starts.get(self.starts.len() - self.config.rate_limit)
             {
                 gate = gate.max(first + ms(self.config.rate_window));
+            }
+            if rest_ready && self.plain.is_empty() {
+                gate = gate.max(self.rest.gate());
             }
             next = Some(next.map_or(gate, |n| n.min(gate)));
         }
@@ -571,34 +645,21 @@ impl<D: MarketoDestination> Outbox<D> {
         let Some(flight) = self.in_flight.remove(&tag.0) else {
             return false;
         };
-        let next = match self.destination.read_response(&flight.job.operation, response) {
-            Ok(Answer::SyncLead(result)) => match result.status {
-                SyncStatus::Failed { error } => Next::Done(Delivery::Failed {
-                    kind: ErrorKind::MarketoFault,
-                    reason: format!("Marketo reported the sync FAILED: {error}"),
-                    code: None,
-                }),
-                status => Next::Done(Delivery::Delivered {
-                    lead_id: result.lead_id,
-                    status: Some(status),
-                    dropped_fields: flight.job.dropped.clone(),
-                    merged_with: flight.job.entries.len() - 1,
-                }),
-            },
-            Ok(_) => Next::Done(Delivery::Delivered {
-                lead_id: None,
-                status: None,
-                dropped_fields: Vec::new(),
-                merged_with: 0,
-            }),
-            Err(e) => {
-                let mut flight = flight;
-                let next = self.on_error(&mut flight.job, e, now);
-                self.complete(flight, next, now);
-                return true;
+        match flight {
+            Flight::One {
+                work,
+                mut job,
+                prev_start,
+                token,
+            } => {
+                let next = match (&job.operation, token) {
+                    (Operation::RestSyncLead { .. }, Some(token)) => self.associated(&mut job, &token, response, now),
+                    _ => self.answered_one(&mut job, response, now),
+                };
+                self.complete_one(work, *job, prev_start, next, now);
             }
-        };
-        self.complete(flight, next, now);
+            other => self.rest_response(other, Ok(response), now),
+        }
         true
     }
 
@@ -608,17 +669,47 @@ impl<D: MarketoDestination> Outbox<D> {
         let Some(flight) = self.in_flight.remove(&tag.0) else {
             return false;
         };
-        let next = self.backoff(
-            &flight.job,
-            now,
-            &format!("transport error: {error}"),
-            ErrorKind::UnexpectedResponse,
-        );
-        self.complete(flight, next, now);
+        match flight {
+            Flight::One { work, job, prev_start, .. } => {
+                let next = self.backoff(&job, now, &format!("transport error: {error}"), ErrorKind::UnexpectedResponse);
+                self.complete_one(work, *job, prev_start, next, now);
+            }
+            other => self.rest_response(other, Err(error), now),
+        }
         true
     }
 
-    fn on_error(&mut self, job: &mut Job, error: Error, now: Timestamp) -> Next {
+    /// The answer to a SOAP sync or a beacon.
+    fn answered_one(&mut self, job: &mut Job, response: &Response, now: Timestamp) -> Next {
+        match self.destination.read_response(&job.operation, response) {
+            Ok(Answer::SyncLead(result)) => match result.status {
+                SyncStatus::Failed { error } => Next::Done(Delivery::Failed {
+                    kind: ErrorKind::MarketoFault,
+                    reason: format!("Marketo reported the sync FAILED: {error}"),
+                    code: None,
+                }),
+                status => {
+                    job.lead_id = result.lead_id;
+                    job.status = Some(status);
+                    Next::Done(self.delivered(job))
+                }
+            },
+            Ok(_) => Next::Done(self.delivered(job)),
+            Err(e) => self.on_error(job, &e, now),
+        }
+    }
+
+    fn delivered(&self, job: &Job) -> Delivery {
+        Delivery::Delivered {
+            lead_id: job.lead_id,
+            status: job.status.clone(),
+            dropped_fields: job.dropped.clone(),
+            merged_with: job.entries.len().saturating_sub(1),
+            association: job.association.clone(),
+        }
+    }
+
+    fn on_error(&mut self, job: &mut Job, error: &Error, now: Timestamp) -> Next {
         let code = error.fault().and_then(|f| f.code);
         if code.is_some() {
             job.last_code = code;
@@ -646,10 +737,7 @@ impl<D: MarketoDestination> Outbox<D> {
             }
             Some(Retry::Resign) => failed(format!("{error} (signed again {} times)", job.resigns)),
             Some(Retry::Throttle) => {
-                let pause = ms(self.config.throttle_pause).saturating_mul(1 << self.throttle_streak.min(16));
-                let pause = pause.min(ms(self.config.rate_window).max(1));
-                self.throttle_streak += 1;
-                self.throttle_until = self.throttle_until.max(now.unix_ms() + pause);
+                self.throttle(now);
                 Next::Retry {
                     at: now,
                     restore_lock: true,
@@ -658,10 +746,16 @@ impl<D: MarketoDestination> Outbox<D> {
             }
             Some(Retry::AfterQuotaReset) => {
                 let until = now.next_us_central_midnight();
-                if self.quota_until <= now.unix_ms() {
+                let rest = error.fault().is_some_and(|f| f.api == crate::fault::Api::Rest);
+                let hold = if rest {
+                    &mut self.rest.quota_until
+                } else {
+                    &mut self.soap_quota_until
+                };
+                if *hold <= now.unix_ms() {
                     self.stats.quota_holds += 1;
                 }
-                self.quota_until = self.quota_until.max(until.unix_ms());
+                *hold = (*hold).max(until.unix_ms());
                 Next::Retry {
                     at: until,
                     restore_lock: true,
@@ -669,18 +763,28 @@ impl<D: MarketoDestination> Outbox<D> {
                 }
             }
             Some(Retry::AfterLeadLock) => {
-                let at = now.plus_ms(ms(self.config.lead_lock));
                 if job.attempts >= self.config.max_attempts {
                     return failed(format!("{error} after {} attempts", job.attempts));
                 }
                 Next::Retry {
-                    at,
+                    at: now.plus_ms(ms(self.config.lead_lock)),
                     restore_lock: false,
                     counts_attempt: true,
                 }
             }
-            Some(Retry::Later | Retry::Backoff) => self.backoff(job, now, &error.to_string(), error.kind()),
-            Some(Retry::Reauthenticate) => self.backoff(job, now, &error.to_string(), error.kind()),
+            Some(Retry::Reauthenticate) => {
+                // The token was invalidated by the caller of on_error; resend once with a new one.
+                job.reauths += 1;
+                if job.reauths > 1 {
+                    return failed(format!("{error} (again with a fresh token)"));
+                }
+                Next::Retry {
+                    at: now,
+                    restore_lock: true,
+                    counts_attempt: false,
+                }
+            }
+            Some(_) => self.backoff(job, now, &error.to_string(), error.kind()),
             None => match error.fault() {
                 Some(fault) if fault.code == Some(20105) && !fault.unknown_fields.is_empty() => {
                     if job.strip(&fault.unknown_fields).is_empty() {
@@ -696,6 +800,14 @@ impl<D: MarketoDestination> Outbox<D> {
                 _ => failed(error.to_string()),
             },
         }
+    }
+
+    /// A rate or concurrency fault: pause every start, longer while they repeat.
+    fn throttle(&mut self, now: Timestamp) {
+        let pause = ms(self.config.throttle_pause).saturating_mul(1 << self.throttle_streak.min(16));
+        let pause = pause.min(ms(self.config.rate_window).max(1));
+        self.throttle_streak += 1;
+        self.throttle_until = self.throttle_until.max(now.unix_ms() + pause);
     }
 
     fn backoff(&self, job: &Job, now: Timestamp, reason: &str, kind: ErrorKind) -> Next {
@@ -721,15 +833,16 @@ impl<D: MarketoDestination> Outbox<D> {
         }
     }
 
-    fn complete(&mut self, flight: InFlight, next: Next, now: Timestamp) {
-        let InFlight { work, mut job, prev_start } = flight;
+    /// Finishes or requeues a single-request job.
+    fn complete_one(&mut self, work: Work, mut job: Job, prev_start: Option<Timestamp>, next: Next, now: Timestamp) {
         match next {
             Next::Done(delivery) => {
-                let attempts = job.attempts;
-                let entries = std::mem::take(&mut job.entries);
-                for entry in entries {
-                    self.finish_entry(entry, delivery.clone(), attempts);
+                if let (Work::Lead(_), Operation::RestSyncLead { input, .. }) = (&work, &job.operation) {
+                    let input = input.clone();
+                    self.rest.syncing(&input, -1);
+                    self.wake_waiting_activities(&input, now);
                 }
+                self.finish_job(job, delivery);
                 if let Work::Lead(key) = &work {
                     self.release_lead(key, None, now);
                 }
@@ -744,17 +857,20 @@ impl<D: MarketoDestination> Outbox<D> {
                 }
                 job.not_before = at;
                 match work {
-                    Work::Lead(key) => {
-                        self.release_lead(&key, Some((job, restore_lock.then_some(prev_start))), now);
-                    }
+                    Work::Lead(key) => self.release_lead(&key, Some((job, restore_lock.then_some(prev_start))), now),
                     _ => {
-                        let id = self.next_beacon;
-                        self.next_beacon += 1;
-                        self.beacons.insert(id, job);
-                        self.schedule(Work::Beacon(id), at, now);
+                        let id = self.add_job(job);
+                        self.schedule(Work::Job(id), at, now);
                     }
                 }
             }
+        }
+    }
+
+    fn finish_job(&mut self, mut job: Job, delivery: Delivery) {
+        let attempts = job.attempts;
+        for entry in std::mem::take(&mut job.entries) {
+            self.finish_entry(entry, delivery.clone(), attempts);
         }
     }
 
@@ -768,11 +884,19 @@ impl<D: MarketoDestination> Outbox<D> {
                 state.last_start = prev;
             }
             if let Some(newer) = state.pending.take() {
+                if let Operation::RestSyncLead { input, .. } = &newer.operation {
+                    self.rest.syncing(input, -1);
+                }
                 job.absorb(newer);
             }
             state.pending = Some(job);
         }
-        let expire_at = state.last_start.map(|t| t.plus_ms(ms(self.config.lead_lock)));
+        let soap = matches!(state.pending.as_ref().map(|j| &j.operation), Some(Operation::SyncLead(_)) | None);
+        let expire_at = if soap {
+            state.last_start.map(|t| t.plus_ms(ms(self.config.lead_lock)))
+        } else {
+            Some(now)
+        };
         self.schedule_lead(key.to_owned(), now);
         if let Some(at) = expire_at {
             self.delayed_seq += 1;

@@ -7,8 +7,13 @@
 //! `_mchPo` only for a non-default port, `_mchPc` the scheme with its colon (as
 //! `location.protocol`).
 
-use super::encode_uri_component;
+use super::{encode_uri_component, write_track_params, write_track_path};
 use crate::cookie::Cookie;
+use crate::error::Error;
+use crate::event::{Common, Page, Track};
+use crate::plan::{Operation, Plan, Step, Warning, WarningKind};
+use crate::request::{Method, Request, RequestKind};
+use crate::settings::Settings;
 use crate::time::Timestamp;
 
 /// Marketo caps URLs at 8 KB; a beacon longer than this is cut (see [`write_visit_web_page`]).
@@ -118,6 +123,161 @@ fn truncate_encoded(text: &mut String, max: usize) {
         end -= 2;
     }
     text.truncate(end);
+}
+
+/// Plans Munchkin beacons for track and page messages: the visitor (cookie or derived token) and
+/// the `visitWebPage` request. Shared by the SOAP and REST destinations.
+#[derive(Debug, Clone)]
+pub struct Beacons {
+    account_id: String,
+    beacon_base: String,
+}
+
+impl Beacons {
+    /// From settings: `accountId` and `beaconEndpoint` (default `https://{accountId}.mktoresp.com`).
+    pub fn new(settings: &Settings) -> Result<Beacons, Error> {
+        settings.validate_account_id()?;
+        Ok(Beacons {
+            account_id: settings.account_id.clone(),
+            beacon_base: settings
+                .beacon_endpoint
+                .clone()
+                .unwrap_or_else(|| format!("https://{}.mktoresp.com", settings.account_id)),
+        })
+    }
+
+    /// The visitor a track or page is for: the message's cookie, else one derived from `userId`,
+    /// else `anonymousId`.
+    pub fn visitor(&self, common: &Common<'_>, warnings: &mut Vec<Warning>) -> Result<Cookie<'static>, Error> {
+        if let Some(raw) = common.context.marketo_cookie.as_deref() {
+            match Cookie::parse(raw) {
+                Ok(c) => return Ok(c.into_owned()),
+                Err(e) => warnings.push(Warning::new(
+                    WarningKind::InvalidCookie,
+                    format!(
+                        "{}: context.Marketo.marketoCookie ignored: {e}; using a visitor derived from the user id",
+                        common.message_ref()
+                    ),
+                )),
+            }
+        }
+        let user = common.user_id.as_deref().or(common.anonymous_id.as_deref());
+        match user {
+            Some(u) => Ok(Cookie::derive(&self.account_id, u)),
+            None => Err(Error::MissingIdentity {
+                message: common.message_ref(),
+            }),
+        }
+    }
+
+    /// Plans the beacon of `view` for the message's visitor.
+    pub fn plan(&self, common: &Common<'_>, view: &PageView<'_>, now: Timestamp, mut warnings: Vec<Warning>) -> Result<Plan, Error> {
+        let cookie = self.visitor(common, &mut warnings)?;
+        let mut url = String::with_capacity(256);
+        let cut = write_visit_web_page(&self.beacon_base, now, &cookie, view, &mut url);
+        if !cut.is_empty() {
+            warnings.push(Warning::new(
+                WarningKind::Truncated,
+                format!(
+                    "{}: {} cut to keep the beacon URL within Marketo's 8 KB",
+                    common.message_ref(),
+                    cut.join(" and ")
+                ),
+            ));
+        }
+        let mut headers = Vec::new();
+        if let Some(ua) = common.context.user_agent.as_deref() {
+            let clean: String = ua.chars().filter(|c| !c.is_control()).collect();
+            if clean.len() != ua.len() {
+                warnings.push(Warning::new(
+                    WarningKind::RemovedCharacters,
+                    "control characters removed from context.userAgent",
+                ));
+            }
+            headers.push(("User-Agent", clean));
+        }
+        let request = Request {
+            kind: RequestKind::VisitWebPage,
+            method: Method::Get,
+            url,
+            headers,
+            body: None,
+        };
+        Ok(Plan::Send {
+            steps: vec![Step {
+                operation: Operation::VisitWebPage {
+                    cookie,
+                    request: request.clone(),
+                },
+                request,
+            }],
+            warnings,
+        })
+    }
+
+    /// The beacon of a track: path `/event/<slug>`, query the properties as the browser sends them,
+    /// host, protocol and referrer from `context.page`.
+    pub fn track(&self, msg: &Track<'_>, now: Timestamp) -> Result<Plan, Error> {
+        let mut path = String::new();
+        write_track_path(&msg.event, &mut path);
+        let mut query = String::new();
+        write_track_params(&msg.properties, &mut query);
+        let ctx = &msg.common.context;
+        let (host, port, protocol) = ctx.page_url.as_deref().and_then(location).unwrap_or_default();
+        let view = PageView {
+            host: &host,
+            port,
+            protocol,
+            path: &path,
+            query: &query,
+            hash: "",
+            referrer: ctx.page_referrer.as_deref().unwrap_or(""),
+        };
+        self.plan(&msg.common, &view, now, Vec::new())
+    }
+
+    /// The beacon of a page: path, query, fragment and referrer from `properties.url` and
+    /// `properties.referrer`, else `context.page`. No URL anywhere is [`Error::MissingUrl`].
+    pub fn page(&self, msg: &Page<'_>, now: Timestamp) -> Result<Plan, Error> {
+        let message = msg.common.message_ref();
+        let ctx = &msg.common.context;
+        let (url, field) = match (msg.properties.get_str("url"), ctx.page_url.as_deref()) {
+            (Some(u), _) if !u.is_empty() => (u, "properties.url"),
+            (_, Some(u)) if !u.is_empty() => (u, "context.page.url"),
+            _ => return Err(Error::MissingUrl { message }),
+        };
+        let (host, port, protocol) = location(url).ok_or_else(|| Error::InvalidField {
+            message: message.clone(),
+            field: field.into(),
+            reason: "not an absolute URL".into(),
+        })?;
+        let (_, path, query, fragment) = split_url(url);
+        let hash = if fragment.is_empty() {
+            String::new()
+        } else {
+            format!("#{fragment}")
+        };
+        let referrer = msg.properties.get_str("referrer").or(ctx.page_referrer.as_deref()).unwrap_or("");
+        let view = PageView {
+            host: &host,
+            port,
+            protocol,
+            path,
+            query,
+            hash: &hash,
+            referrer,
+        };
+        self.plan(&msg.common, &view, now, Vec::new())
+    }
+}
+
+/// Host, port and protocol of a page URL, via the `url` crate (host lower-cased and IDNA-encoded
+/// as `location.hostname` is).
+fn location(url: &str) -> Option<(String, String, String)> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed.host_str().unwrap_or_default().to_owned();
+    let port = parsed.port().map(|p| p.to_string()).unwrap_or_default();
+    Some((host, port, format!("{}:", parsed.scheme())))
 }
 
 #[cfg(test)]

@@ -128,6 +128,19 @@ impl LeadInput {
         &self.json
     }
 
+    /// Merges a later record for the same lead into this one, field by field: a later value wins,
+    /// a new field is appended, the lookup field stays first.
+    pub fn absorb(&mut self, later: LeadInput) {
+        let mut fields = std::mem::take(&mut self.fields);
+        for (name, value) in later.fields {
+            match fields.iter_mut().find(|(n, _)| *n == name) {
+                Some(slot) => slot.1 = value,
+                None => fields.push((name, value)),
+            }
+        }
+        *self = LeadInput::new(fields);
+    }
+
     /// Removes the named fields (Marketo answered 1006 `Field 'x' not found` for them) and
     /// returns the names removed. The lookup field is never removed: a record whose lookup field
     /// Marketo does not know cannot be synced.

@@ -115,6 +115,11 @@ impl RestApi {
         self.action
     }
 
+    /// `trackAnonymousActivity`: whether events without `userId` are sent.
+    pub fn track_anonymous_activity(&self) -> bool {
+        self.track_anonymous_activity
+    }
+
     /// A new [`TokenHolder`] (no token yet) for this destination's identity service and client.
     pub fn token_holder(&self) -> TokenHolder {
         TokenHolder::new(self.identity_base.clone(), self.client_id.clone(), self.client_secret.clone())
