@@ -139,3 +139,152 @@ proptest! {
         prop_assert_eq!(seen.len() as u64, pushed, "lost messages: {:?}", ob.stats());
     }
 }
+
+mod rest_props {
+    use std::collections::{HashSet, VecDeque};
+
+    use proptest::prelude::*;
+    use segment_marketo::delivery::{Config, Outbox, Tag};
+    use segment_marketo::destination::RestDestination;
+    use segment_marketo::event::Message;
+    use segment_marketo::request::{Request, RequestKind, Response};
+    use segment_marketo::settings::Settings;
+    use segment_marketo::time::Timestamp;
+
+    const SETTINGS: &str = r#"{"api":"rest","accountId":"561-HYG-937","clientId":"c","clientSecret":"s",
+        "events":[{"event":"E","marketoActivityId":7,"primaryAttribute":"p","properties":[{"segmentProperty":"p","marketoAttribute":"P"}]}]}"#;
+
+    fn records(req: &Request) -> usize {
+        req.body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+            .and_then(|v| v["input"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    }
+
+    fn emails(req: &Request) -> Vec<String> {
+        let v: serde_json::Value = req.body.as_deref().and_then(|b| serde_json::from_str(b).ok()).unwrap_or_default();
+        v["input"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|r| r["email"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+
+    /// A random but well-formed answer for `req`, or `None` for a transport error.
+    fn answer(req: &Request, pick: u8) -> Option<Response> {
+        let fail = |code: u16| Response::new(200, format!(r#"{{"success":false,"errors":[{{"code":"{code}","message":"m"}}]}}"#));
+        if pick % 13 == 12 {
+            return None;
+        }
+        Some(match (req.kind, pick % 13) {
+            (RequestKind::Token, 11) => Response::new(503, "busy"),
+            (RequestKind::Token, _) => Response::new(
+                200,
+                format!(r#"{{"access_token":"t{pick}","token_type":"bearer","expires_in":3599}}"#),
+            ),
+            (_, 8) => fail(601),
+            (_, 9) => fail(606),
+            (_, 10) => fail(611),
+            (_, 11) => Response::new(502, "<html>bad gateway</html>"),
+            (RequestKind::SyncLeads, p) => {
+                let n = records(req);
+                let result: Vec<String> = (0..n)
+                    .map(|i| match (usize::from(p) + i) % 5 {
+                        0 => r#"{"status":"skipped","reasons":[{"code":"1006","message":"Field 'firstName' not found"}]}"#.to_owned(),
+                        1 => r#"{"status":"skipped","reasons":[{"code":"1003","message":"bad"}]}"#.to_owned(),
+                        _ => format!(r#"{{"id":{},"status":"updated"}}"#, 100 + i),
+                    })
+                    .collect();
+                Response::new(200, format!(r#"{{"success":true,"result":[{}]}}"#, result.join(",")))
+            }
+            (RequestKind::CustomActivities, _) => {
+                let result: Vec<String> = (0..records(req)).map(|i| format!(r#"{{"id":{i},"status":"added"}}"#)).collect();
+                Response::new(200, format!(r#"{{"success":true,"result":[{}]}}"#, result.join(",")))
+            }
+            (RequestKind::LookupLead, p) if p % 2 == 0 => Response::new(200, r#"{"success":true,"result":[]}"#),
+            (RequestKind::LookupLead, _) => {
+                let url = url::Url::parse(&req.url).unwrap();
+                let values: String = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "filterValues")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                let found: Vec<String> = values
+                    .split(',')
+                    .enumerate()
+                    .map(|(i, v)| format!(r#"{{"id":{},"userId":"{v}"}}"#, 500 + i))
+                    .collect();
+                Response::new(200, format!(r#"{{"success":true,"result":[{}]}}"#, found.join(",")))
+            }
+            (RequestKind::AssociateLead, p) if p % 2 == 0 => fail(1012),
+            _ => Response::new(200, r#"{"success":true}"#),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 150, .. ProptestConfig::default() })]
+        #[test]
+        fn rest_every_message_one_outcome_and_no_rule_broken(
+            steps in proptest::collection::vec((0u8..6, 0u8..8, any::<u8>(), 0u32..5_000), 1..250)
+        ) {
+            let config = Config::default();
+            let mut ob = Outbox::new(RestDestination::new(&Settings::from_json(SETTINGS).unwrap()).unwrap(), config.clone());
+            let mut now = Timestamp::from_unix_ms(1_709_640_000_000);
+            let (mut pushed, mut seen) = (0u64, HashSet::new());
+            let mut in_flight: VecDeque<(Tag, Request)> = VecDeque::new();
+            let mut syncing: HashSet<String> = HashSet::new();
+            let mut starts: VecDeque<i64> = VecDeque::new();
+            let tail = (0..600).map(|i| (if i % 2 == 0 { 5 } else { 4 }, 0, 0u8, 60_000));
+            for (op, lead, pick, ms) in steps.into_iter().chain(tail) {
+                match op {
+                    0 | 1 => {
+                        let cookie = if lead % 3 == 0 { r#","context":{"Marketo":{"marketoCookie":"id:561-HYG-937&token:_mch-x.com-1374552656411-00001"}}"# } else { "" };
+                        let json = format!(r#"{{"type":"identify","userId":"u{lead}","traits":{{"email":"l{lead}@x.com","firstName":"n{pick}"}}{cookie}}}"#);
+                        ob.push(&Message::from_json(&json).unwrap(), now).unwrap();
+                        pushed += 1;
+                    }
+                    2 => {
+                        let json = format!(r#"{{"type":"track","userId":"u{lead}","event":"E","properties":{{"p":"v{pick}"}}}}"#);
+                        ob.push(&Message::from_json(&json).unwrap(), now).unwrap();
+                        pushed += 1;
+                    }
+                    3 => {
+                        ob.push(&Message::from_json(r#"{"type":"page","userId":"u","properties":{"url":"https://x.com/"}}"#).unwrap(), now).unwrap();
+                        pushed += 1;
+                    }
+                    4 => {
+                        if let Some((tag, req)) = (!in_flight.is_empty()).then(|| in_flight.remove(usize::from(pick) % in_flight.len())).flatten() {
+                            if req.kind == RequestKind::SyncLeads {
+                                for e in emails(&req) { syncing.remove(&e); }
+                            }
+                            match answer(&req, pick) {
+                                Some(r) => prop_assert!(ob.handle_response(tag, &r, now)),
+                                None => prop_assert!(ob.handle_transport_error(tag, "reset", now)),
+                            }
+                        }
+                    }
+                    _ => now = now.plus_ms(i64::from(ms)),
+                }
+                while let Some(tx) = ob.poll_transmit(now) {
+                    let t = now.unix_ms();
+                    while starts.front().is_some_and(|s| s + 20_000 <= t) { starts.pop_front(); }
+                    starts.push_back(t);
+                    prop_assert!(starts.len() <= config.rate_limit, "rate limit broken");
+                    prop_assert!(in_flight.len() < config.max_in_flight, "in-flight cap broken");
+                    prop_assert!(!tx.request.url.contains("access_token"), "a token in a URL");
+                    if tx.request.kind == RequestKind::SyncLeads {
+                        prop_assert!(records(&tx.request) <= 300);
+                        for e in emails(&tx.request) {
+                            prop_assert!(syncing.insert(e.clone()), "two syncs of {} in flight", e);
+                        }
+                    }
+                    in_flight.push_back((tx.tag, tx.request));
+                }
+                while let Some(o) = ob.poll_outcome() {
+                    prop_assert!(seen.insert(o.ticket.0), "two outcomes for {:?}", o.ticket);
+                }
+            }
+            prop_assert_eq!(seen.len() as u64, pushed, "lost messages: {:?}", ob.stats());
+        }
+    }
+}

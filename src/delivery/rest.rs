@@ -220,9 +220,15 @@ impl<D: MarketoDestination> Outbox<D> {
         self.rest.quota_until = i64::MIN;
         let retry_at = self.rest.token_retry_at;
         let holder = self.rest.holder.as_mut()?;
+        // Asking the holder while a failed fetch backs off would mark a fetch in flight that
+        // never goes out: ask only for a held token then.
         let token = match holder.token(now) {
             TokenState::Ready(token) => token.clone(),
-            TokenState::Fetch(request) if retry_at <= t => {
+            TokenState::Fetch(request) => {
+                if retry_at > t {
+                    holder.handle_token_failure();
+                    return None;
+                }
                 self.stats.tokens += 1;
                 return Some(self.start(Flight::Token, request, t));
             }
