@@ -607,19 +607,6 @@ struct Parsed<'a> {
 /// Parses the top-level object, recording the known field being read so an error can name it.
 struct ParsedSeed<'s>(&'s mut &'static str);
 
-const TOP_LEVEL_FIELDS: [&str; 11] = [
-    "type",
-    "messageId",
-    "userId",
-    "anonymousId",
-    "timestamp",
-    "context",
-    "integrations",
-    "traits",
-    "event",
-    "properties",
-    "name",
-];
 
 impl<'de> DeserializeSeed<'de> for ParsedSeed<'_> {
     type Value = Parsed<'de>;
@@ -643,12 +630,27 @@ impl<'de> Visitor<'de> for ParsedSeed<'_> {
             name: None,
         };
         while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-            let Some(field) = TOP_LEVEL_FIELDS.iter().find(|f| **f == key) else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
+            // A match compiles to a few length and byte compares; the static name lets an error
+            // name the field without allocating on the happy path.
+            let field: &'static str = match key.as_ref() {
+                "type" => "type",
+                "messageId" => "messageId",
+                "userId" => "userId",
+                "anonymousId" => "anonymousId",
+                "timestamp" => "timestamp",
+                "context" => "context",
+                "integrations" => "integrations",
+                "traits" => "traits",
+                "event" => "event",
+                "properties" => "properties",
+                "name" => "name",
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
             };
             *self.0 = field;
-            match *field {
+            match field {
                 "type" => p.kind = map.next_value::<OptStr<'de>>()?.0,
                 "messageId" => p.common.message_id = map.next_value::<Id<'de>>()?.0,
                 "userId" => p.common.user_id = map.next_value::<Id<'de>>()?.0,
