@@ -20,10 +20,7 @@ pub struct Beacon {
 impl Beacon {
     /// The decoded value of the first parameter called `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 }
 
@@ -86,10 +83,7 @@ mod tests {
 
     #[test]
     fn decodes() {
-        assert_eq!(
-            percent_decode("a%20b+c%2F%C3%A9").as_deref(),
-            Some("a b+c/é")
-        );
+        assert_eq!(percent_decode("a%20b+c%2F%C3%A9").as_deref(), Some("a b+c/é"));
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%4"), None);
         assert_eq!(percent_decode("%FF"), None);

@@ -1,6 +1,7 @@
 //! [`Config`]: credentials, limits, fault injection and the clock, with defaults that are
-//! Marketo's documented limits and the public test-vector credentials, plus a command-line
-//! parser ([`Config::from_args`]) for the runnable example.
+//! Marketo's documented limits and the public test-vector credentials (fixed test values for
+//! REST, which has no public vector), plus a command-line parser ([`Config::from_args`]) for the
+//! runnable example.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -17,13 +18,19 @@ pub const VECTOR_USER_ID: &str = "bigcorp1_461839624B16E06BA2D663";
 pub const VECTOR_ENCRYPTION_KEY: &str = "899756834129871744AAEE88DDCC77CDEEDEC1AAAD66";
 /// The Munchkin account id of the cookie in `syncLead-request-testvector.xml`.
 pub const VECTOR_MUNCHKIN_ID: &str = "561-HYG-937";
+/// The REST client id the fake accepts by default (a fixed test value shaped like Marketo's:
+/// a UUID). There is no public REST test vector.
+pub const TEST_CLIENT_ID: &str = "5f0c2a8e-1b3d-4c6e-9a7f-2d4b6c8e0a13";
+/// The REST client secret the fake accepts by default (a fixed test value shaped like Marketo's:
+/// 32 letters and digits).
+pub const TEST_CLIENT_SECRET: &str = "Qm7xT2pLw9Zr4Kd8Vn3Hs6Jb1Fc5Gy0A";
 
 /// Everything the fake checks against, and how it misbehaves on purpose.
 ///
 /// Build it with struct update syntax over [`Config::default`], or from command-line words
 /// with [`Config::from_args`]. Every time-based rule (timestamp skew, lock window, rate window,
-/// quota day) reads the same clock: [`Config::clock`] when set, else the wall clock, shifted by
-/// [`Config::clock_offset_ms`] in both cases.
+/// quota day, access-token life) reads the same clock: [`Config::clock`] when set, else the wall
+/// clock, shifted by [`Config::clock_offset_ms`] in both cases.
 #[derive(Clone)]
 pub struct Config {
     /// TCP port on 127.0.0.1; 0 picks a free one (read it back with `FakeMarketo::addr`).
@@ -40,8 +47,23 @@ pub struct Config {
     pub clock: Option<Clock>,
     /// Added to every clock reading, in ms (may be negative). Default 0.
     pub clock_offset_ms: i64,
-    /// Field names (`attrName`) the instance knows; `None` accepts every name (default).
+    /// SOAP field names (`attrName`) the instance knows; `None` accepts every name (default).
     pub known_fields: Option<HashSet<String>>,
+    /// The REST client id (`client_id` of the token request) the fake accepts
+    /// (default [`TEST_CLIENT_ID`]).
+    pub client_id: String,
+    /// The REST client secret (`client_secret` of the token request) the fake accepts
+    /// (default [`TEST_CLIENT_SECRET`]).
+    pub client_secret: String,
+    /// Life of an access token from its issue (default 3600 s, Marketo's). Tests set it short, or
+    /// step [`Config::clock`].
+    pub token_ttl: Duration,
+    /// REST lead field names (camelCase REST API names, e.g. `firstName`) the instance knows;
+    /// `None` accepts every name (default). `id` and `email` are always known.
+    pub known_rest_fields: Option<HashSet<String>>,
+    /// Custom activity type ids (`activityTypeId`) the instance knows; `None` accepts every id
+    /// (default).
+    pub activity_types: Option<HashSet<u64>>,
     /// Minimum time between the starts of two syncs of the same lead (default 30 s, Segment's
     /// "leads can only be synced every 30 seconds").
     pub lock_window: Duration,
@@ -53,13 +75,17 @@ pub struct Config {
     pub max_concurrent: usize,
     /// Delay added before every answer (default 0), so that concurrency can be observed.
     pub latency: Duration,
-    /// Accepted calls allowed per US Central calendar day (default 10 000).
+    /// Accepted calls allowed per US Central calendar day and per API (default 10 000): SOAP
+    /// syncs and REST calls each have a pool of this size, as Marketo's SOAP and REST quotas are
+    /// separate.
     pub daily_quota: u64,
     /// Seed of the fault-injection generator (default 0).
     pub seed: u64,
     /// Probability in [0, 1] that a call gets a transient injected fault (default 0).
     pub fault_rate: f64,
-    /// Probability in [0, 1] that a syncLead gets an injected permanent fault, 20017 (default 0).
+    /// Probability in [0, 1] that a write gets an injected permanent fault (default 0): 20017
+    /// for a syncLead; for a REST Sync Leads or Add Custom Activities call one record skipped
+    /// with 1003; for Associate Lead a 1003 answer.
     pub permanent_fault_rate: f64,
     /// Connections served at once, one thread each (default 64; at least 1). Further
     /// connections wait, unanswered and not yet "in flight", until one closes.
@@ -77,6 +103,11 @@ impl Default for Config {
             clock: None,
             clock_offset_ms: 0,
             known_fields: None,
+            client_id: TEST_CLIENT_ID.to_owned(),
+            client_secret: TEST_CLIENT_SECRET.to_owned(),
+            token_ttl: Duration::from_secs(3600),
+            known_rest_fields: None,
+            activity_types: None,
             lock_window: Duration::from_secs(30),
             rate_limit: 100,
             rate_window: Duration::from_secs(20),
@@ -102,6 +133,11 @@ impl fmt::Debug for Config {
             .field("clock", &self.clock.as_ref().map(|_| "custom"))
             .field("clock_offset_ms", &self.clock_offset_ms)
             .field("known_fields", &self.known_fields)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("token_ttl", &self.token_ttl)
+            .field("known_rest_fields", &self.known_rest_fields)
+            .field("activity_types", &self.activity_types)
             .field("lock_window", &self.lock_window)
             .field("rate_limit", &self.rate_limit)
             .field("rate_window", &self.rate_window)
@@ -139,7 +175,7 @@ impl std::error::Error for ArgsError {}
 impl Config {
     /// Command-line help for [`Config::from_args`].
     pub const USAGE: &'static str = "\
-fake-marketo: a local fake Marketo (SOAP syncLead + Munchkin webevents beacon) on 127.0.0.1
+fake-marketo: a local fake Marketo (SOAP syncLead, Munchkin webevents beacon, REST API) on 127.0.0.1
 
 Options (durations take a unit: 300ms, 30s, 5m, 1h; a leading '-' for --clock-offset):
   --port N                  TCP port, 0 = any free port (default 0)
@@ -148,16 +184,21 @@ Options (durations take a unit: 300ms, 30s, 5m, 1h; a leading '-' for --clock-of
   --munchkin-id ID          accepted _mchId (default 561-HYG-937)
   --max-skew D              largest requestTimestamp distance from the clock (default 5m)
   --clock-offset D          shift the fake's clock (default 0ms)
-  --known-fields A,B,...    the only attrNames accepted (default: any)
+  --known-fields A,B,...    the only SOAP attrNames accepted (default: any)
+  --client-id ID            accepted REST client_id (default: fixed test value)
+  --client-secret SECRET    accepted REST client_secret (default: fixed test value)
+  --token-ttl D             life of a REST access token (default 3600s)
+  --known-rest-fields A,..  the only REST lead fields accepted besides id, email (default: any)
+  --activity-types N,...    the only custom activityTypeIds accepted (default: any)
   --lock-window D           minimum time between syncs of one lead (default 30s)
   --rate-limit N            calls per rate window (default 100)
   --rate-window D           sliding rate window (default 20s)
   --max-concurrent N        calls in flight at once (default 10)
   --latency D               delay before every answer (default 0ms)
-  --daily-quota N           accepted calls per US Central day (default 10000)
+  --daily-quota N           accepted calls per US Central day, per API (default 10000)
   --seed N                  fault-injection seed (default 0)
   --fault-rate P            probability of a transient injected fault (default 0)
-  --permanent-fault-rate P  probability of an injected 20017 on syncLead (default 0)
+  --permanent-fault-rate P  probability of an injected permanent fault on a write (default 0)
   --workers N               connections served at once (default 64)
   -h, --help                this text
 ";
@@ -188,9 +229,7 @@ Options (durations take a unit: 300ms, 30s, 5m, 1h; a leading '-' for --clock-of
             let (name, value) = match flag.split_once('=') {
                 Some((name, value)) => (name.to_owned(), value.to_owned()),
                 None => {
-                    let value = words
-                        .next()
-                        .ok_or_else(|| ArgsError::Invalid(format!("--{flag} needs a value")))?;
+                    let value = words.next().ok_or_else(|| ArgsError::Invalid(format!("--{flag} needs a value")))?;
                     (flag.to_owned(), value)
                 }
             };
@@ -201,11 +240,7 @@ Options (durations take a unit: 300ms, 30s, 5m, 1h; a leading '-' for --clock-of
 
     fn set(&mut self, name: &str, value: &str) -> Result<(), ArgsError> {
         let bad = |what: &str| ArgsError::Invalid(format!("--{name}: {what}, got {value:?}"));
-        let int = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| bad("expected a whole number"))
-        };
+        let int = || value.parse::<u64>().map_err(|_| bad("expected a whole number"));
         let prob = || {
             value
                 .parse::<f64>()
@@ -226,17 +261,21 @@ Options (durations take a unit: 300ms, 30s, 5m, 1h; a leading '-' for --clock-of
             "munchkin-id" => self.munchkin_id = value.to_owned(),
             "max-skew" => self.max_skew = dur()?,
             "clock-offset" => {
-                self.clock_offset_ms = parse_duration_ms(value)
-                    .ok_or_else(|| bad("expected a duration such as -90s or 2h"))?;
+                self.clock_offset_ms = parse_duration_ms(value).ok_or_else(|| bad("expected a duration such as -90s or 2h"))?;
             }
-            "known-fields" => {
-                self.known_fields = Some(
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|f| !f.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
+            "known-fields" => self.known_fields = Some(list(value).map(str::to_owned).collect()),
+            "client-id" => self.client_id = value.to_owned(),
+            "client-secret" => self.client_secret = value.to_owned(),
+            "token-ttl" => self.token_ttl = dur()?,
+            "known-rest-fields" => {
+                self.known_rest_fields = Some(list(value).map(str::to_owned).collect());
+            }
+            "activity-types" => {
+                self.activity_types = Some(
+                    list(value)
+                        .map(|id| id.parse::<u64>())
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| bad("expected whole numbers separated by commas"))?,
                 );
             }
             "lock-window" => self.lock_window = dur()?,
@@ -264,6 +303,11 @@ Options (durations take a unit: 300ms, 30s, 5m, 1h; a leading '-' for --clock-of
         };
         base.saturating_add(self.clock_offset_ms)
     }
+}
+
+/// The non-empty, trimmed items of a comma-separated list.
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|item| !item.is_empty())
 }
 
 /// `300ms`, `30s`, `5m`, `1h`, optionally with a leading `-`, as signed milliseconds.
@@ -306,6 +350,15 @@ mod tests {
             "-90s",
             "--known-fields",
             "Email, FirstName",
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "csecret",
+            "--token-ttl",
+            "2s",
+            "--known-rest-fields",
+            "firstName,lastName",
+            "--activity-types=100001, 100002",
             "--lock-window",
             "300ms",
             "--rate-limit",
@@ -336,20 +389,20 @@ mod tests {
         assert_eq!(config.clock_offset_ms, -90_000);
         let fields = config.known_fields.as_ref().unwrap();
         assert!(fields.contains("Email") && fields.contains("FirstName") && fields.len() == 2);
+        assert_eq!((config.client_id.as_str(), config.client_secret.as_str()), ("cid", "csecret"));
+        assert_eq!(config.token_ttl, Duration::from_secs(2));
+        let rest = config.known_rest_fields.as_ref().unwrap();
+        assert!(rest.contains("firstName") && rest.contains("lastName") && rest.len() == 2);
+        assert_eq!(config.activity_types, Some(HashSet::from([100_001, 100_002])));
         assert_eq!(config.lock_window, Duration::from_millis(300));
-        assert_eq!(
-            (config.rate_limit, config.rate_window),
-            (5, Duration::from_secs(1))
-        );
+        assert_eq!((config.rate_limit, config.rate_window), (5, Duration::from_secs(1)));
         assert_eq!(config.max_concurrent, 3);
         assert_eq!(config.latency, Duration::from_millis(50));
         assert_eq!((config.daily_quota, config.seed), (7, 42));
-        assert_eq!(
-            (config.fault_rate, config.permanent_fault_rate),
-            (0.25, 0.01)
-        );
+        assert_eq!((config.fault_rate, config.permanent_fault_rate), (0.25, 0.01));
         assert_eq!(config.workers, 16);
-        assert!(!format!("{config:?}").contains("\"k\""));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("\"k\"") && !debug.contains("csecret"), "{debug}");
     }
 
     #[test]
@@ -361,13 +414,12 @@ mod tests {
             &["--latency", "5"],
             &["--latency", "-5ms"],
             &["--fault-rate", "1.5"],
+            &["--activity-types", "1,x"],
+            &["--token-ttl", "1"],
             &["--nope", "1"],
             &["port"],
         ] {
-            assert!(
-                matches!(Config::from_args(bad), Err(ArgsError::Invalid(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(Config::from_args(bad), Err(ArgsError::Invalid(_))), "{bad:?}");
         }
     }
 

@@ -92,9 +92,7 @@ impl Connection<'_> {
                 Err(err)
                     if matches!(
                         err.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
                     ) => {}
                 Err(err) => return Err(err),
             }
@@ -140,12 +138,7 @@ impl Connection<'_> {
                             request
                                 .headers
                                 .iter()
-                                .map(|h| {
-                                    (
-                                        h.name.to_owned(),
-                                        String::from_utf8_lossy(h.value).into_owned(),
-                                    )
-                                })
+                                .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
                                 .collect::<Vec<_>>(),
                         );
                         self.buf.drain(..len);
@@ -178,13 +171,8 @@ impl Connection<'_> {
         {
             request.keep_alive = false;
         }
-        if request
-            .header("Expect")
-            .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
-            && self
-                .stream
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .is_err()
+        if request.header("Expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+            && self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
         {
             return Next::Closed;
         }
@@ -194,16 +182,11 @@ impl Connection<'_> {
         let body = if chunked {
             self.chunked_body(deadline)
         } else {
-            match request
-                .header("Content-Length")
-                .map(|v| v.trim().parse::<usize>())
-            {
+            match request.header("Content-Length").map(|v| v.trim().parse::<usize>()) {
                 None => Ok(Vec::new()),
                 Some(Err(_)) => return Next::Bad(400),
                 Some(Ok(len)) if len > MAX_BODY => return Next::Bad(413),
-                Some(Ok(len)) => self
-                    .fill_to(len, deadline)
-                    .map(|()| self.buf.drain(..len).collect()),
+                Some(Ok(len)) => self.fill_to(len, deadline).map(|()| self.buf.drain(..len).collect()),
             }
         };
         match body {
@@ -238,17 +221,8 @@ impl Connection<'_> {
         }
     }
 
-    fn write(
-        &mut self,
-        status: u16,
-        content_type: Option<&str>,
-        body: &[u8],
-        close: bool,
-    ) -> io::Result<()> {
-        let mut head = format!(
-            "HTTP/1.1 {status} {}\r\nServer: fake-marketo\r\n",
-            reason(status)
-        );
+    fn write(&mut self, status: u16, content_type: Option<&str>, body: &[u8], close: bool) -> io::Result<()> {
+        let mut head = format!("HTTP/1.1 {status} {}\r\nServer: fake-marketo\r\n", reason(status));
         if let Some(content_type) = content_type {
             head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
@@ -305,11 +279,7 @@ where
                 match handler(request) {
                     HttpAnswer::Drop => break,
                     HttpAnswer::Full(status, content_type, body) => {
-                        if connection
-                            .write(status, content_type, &body, !keep_alive)
-                            .is_err()
-                            || !keep_alive
-                        {
+                        if connection.write(status, content_type, &body, !keep_alive).is_err() || !keep_alive {
                             break;
                         }
                     }
@@ -356,44 +326,39 @@ impl Listener {
         let max = max_connections.max(1);
         let acceptor = {
             let (stop, live) = (Arc::clone(&stop), Arc::clone(&live));
-            thread::Builder::new()
-                .name("fake-marketo-accept".into())
-                .spawn(move || {
-                    for stream in listener.incoming() {
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let Ok(stream) = stream else {
-                            thread::sleep(Duration::from_millis(10));
-                            continue;
-                        };
-                        {
-                            let mut count = live.lock();
-                            while *count >= max && !stop.load(Ordering::Relaxed) {
-                                count = live
-                                    .changed
-                                    .wait_timeout(count, POLL)
-                                    .map(|(guard, _)| guard)
-                                    .unwrap_or_else(|p| p.into_inner().0);
-                            }
-                            *count += 1;
-                        }
-                        let (conn_stop, conn_live, conn_handler) =
-                            (Arc::clone(&stop), Arc::clone(&live), Arc::clone(&handler));
-                        let spawned = thread::Builder::new()
-                            .name("fake-marketo-conn".into())
-                            .spawn(move || {
-                                serve(stream, &conn_stop, &*conn_handler);
-                                *conn_live.lock() -= 1;
-                                conn_live.changed.notify_all();
-                            });
-                        if spawned.is_err() {
-                            // The stream was moved into the failed closure and is closed.
-                            let mut count = live.lock();
-                            *count -= 1;
-                        }
+            thread::Builder::new().name("fake-marketo-accept".into()).spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
                     }
-                })?
+                    let Ok(stream) = stream else {
+                        thread::sleep(Duration::from_millis(10));
+                        continue;
+                    };
+                    {
+                        let mut count = live.lock();
+                        while *count >= max && !stop.load(Ordering::Relaxed) {
+                            count = live
+                                .changed
+                                .wait_timeout(count, POLL)
+                                .map(|(guard, _)| guard)
+                                .unwrap_or_else(|p| p.into_inner().0);
+                        }
+                        *count += 1;
+                    }
+                    let (conn_stop, conn_live, conn_handler) = (Arc::clone(&stop), Arc::clone(&live), Arc::clone(&handler));
+                    let spawned = thread::Builder::new().name("fake-marketo-conn".into()).spawn(move || {
+                        serve(stream, &conn_stop, &*conn_handler);
+                        *conn_live.lock() -= 1;
+                        conn_live.changed.notify_all();
+                    });
+                    if spawned.is_err() {
+                        // The stream was moved into the failed closure and is closed.
+                        let mut count = live.lock();
+                        *count -= 1;
+                    }
+                }
+            })?
         };
         Ok(Listener {
             addr,

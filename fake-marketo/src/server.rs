@@ -1,4 +1,6 @@
-//! The worker pool and the rules: every request goes through [`Shared::handle`].
+//! The rules every request goes through ([`Shared::handle`]): routing, the limits shared by
+//! every API (rate, concurrency), then the SOAP and beacon rules here and the REST rules in
+//! `rest.rs`; and the state they share (the lead store, the logs).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -9,8 +11,11 @@ use sha1::Sha1;
 
 use crate::beacon::{Beacon, parse_beacon};
 use crate::config::Config;
-use crate::counters::{Counters, InjectedFault, Injection, Lead, PermanentFault, Rule, Violation};
+use crate::counters::{
+    Association, Counters, CustomActivity, InjectedFault, Injection, Lead, PermanentFault, RestPermanentFault, Rule, Violation,
+};
 use crate::http::{HttpAnswer, HttpRequest};
+use crate::rest::{self, RestRequest};
 use crate::soap::{SyncLead, cookie_token, fault_xml, parse_sync_lead, success_xml};
 use crate::time::{parse_timestamp, us_central_day};
 
@@ -26,14 +31,14 @@ const MAX_BODY: usize = 1_000_000;
 const MAX_URL: usize = 8 * 1024;
 /// Records kept per log (violations); older ones are counted but not kept.
 const MAX_LOG: usize = 10_000;
-const HTML_503: &str = "<html><head><title>503 Service Unavailable</title></head><body><h1>Service Unavailable</h1><p>The server is temporarily unable to service your request.</p></body></html>\n";
+pub(crate) const HTML_503: &str = "<html><head><title>503 Service Unavailable</title></head><body><h1>Service Unavailable</h1><p>The server is temporarily unable to service your request.</p></body></html>\n";
 
 /// A small, seedable generator (SplitMix64): deterministic fault injection without `rand`.
 #[derive(Debug, Clone, Default)]
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -47,13 +52,40 @@ impl SplitMix64 {
     }
 }
 
-/// The three numbers drawn for every SOAP or beacon request, whatever its fate, so the
-/// injections depend only on the seed and the order of requests.
+/// The three numbers drawn for every request the rules see (SOAP, beacon, token, REST), whatever
+/// its fate, so the injections depend only on the seed and the order of requests.
 #[derive(Debug, Clone, Copy)]
-struct Draws {
-    transient: f64,
-    kind: u64,
-    permanent: f64,
+pub(crate) struct Draws {
+    /// Below `fault_rate`: a transient fault.
+    pub transient: f64,
+    /// Picks the kind of transient fault, or the record of a permanent one.
+    pub kind: u64,
+    /// Below `permanent_fault_rate`: a permanent fault.
+    pub permanent: f64,
+}
+
+/// A daily quota pool: calls spent in the current US Central day.
+#[derive(Debug, Default)]
+pub(crate) struct Quota {
+    day: i64,
+    used: u64,
+}
+
+impl Quota {
+    /// Whether `limit` calls were already spent in the US Central day of `now`.
+    pub(crate) fn exhausted(&mut self, now: i64, limit: u64) -> bool {
+        let day = us_central_day(now);
+        if day != self.day {
+            self.day = day;
+            self.used = 0;
+        }
+        self.used >= limit
+    }
+
+    /// Spends one call (after [`Quota::exhausted`] said no for the same `now`).
+    pub(crate) fn spend(&mut self) {
+        self.used += 1;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -63,26 +95,92 @@ pub(crate) struct State {
     in_flight: u64,
     rng: SplitMix64,
     window: VecDeque<i64>,
-    quota_day: i64,
-    quota_used: u64,
+    soap_quota: Quota,
+    pub rest_quota: Quota,
     lock_starts: HashMap<String, i64>,
     leads_in_flight: HashSet<String>,
+    /// Lookup keys of Sync Leads records in calls still in flight, with how many calls hold each.
+    pub rest_keys_in_flight: HashMap<String, u32>,
     pub leads: Vec<Lead>,
-    by_email: HashMap<String, usize>,
+    /// Every lead with this email, in creation order (several after `createDuplicate`).
+    by_email: HashMap<String, Vec<usize>>,
     by_token: HashMap<String, usize>,
+    /// Every access token issued, with its expiry (ms since the Unix epoch).
+    pub tokens: HashMap<String, i64>,
+    /// The latest token issued.
+    pub current_token: Option<String>,
+    /// Generates token values (its own generator, so tokens do not shift injections).
+    pub token_rng: SplitMix64,
     pub beacons: Vec<Beacon>,
     pub injections: Vec<Injection>,
     pub permanent: Vec<PermanentFault>,
+    pub rest_permanent: Vec<RestPermanentFault>,
+    pub associations: Vec<Association>,
+    pub activities: Vec<CustomActivity>,
     pub violations: Vec<Violation>,
 }
 
 impl State {
+    /// The first lead (in creation order) whose email is `email`.
     pub(crate) fn lead_by_email(&self, email: &str) -> Option<&Lead> {
-        self.by_email.get(email).map(|&i| &self.leads[i])
+        self.by_email.get(email).and_then(|all| all.first()).map(|&i| &self.leads[i])
+    }
+
+    /// The indexes of every lead whose email is `email`, in creation order.
+    pub(crate) fn indexes_by_email(&self, email: &str) -> &[usize] {
+        self.by_email.get(email).map_or(&[], Vec::as_slice)
     }
 
     pub(crate) fn lead_by_token(&self, token: &str) -> Option<&Lead> {
         self.by_token.get(token).map(|&i| &self.leads[i])
+    }
+
+    /// The index of the lead with this id.
+    pub(crate) fn index_by_id(&self, id: u64) -> Option<usize> {
+        let index = usize::try_from(id.checked_sub(1001)?).ok()?;
+        (index < self.leads.len()).then_some(index)
+    }
+
+    /// Creates an empty lead at `now`; returns its index.
+    pub(crate) fn new_lead(&mut self, now: i64) -> usize {
+        let id = 1001 + self.leads.len() as u64;
+        self.leads.push(Lead {
+            id,
+            email: None,
+            cookie_tokens: Vec::new(),
+            fields: Default::default(),
+            rest_fields: Default::default(),
+            syncs: 0,
+            created_at_ms: now,
+            updated_at_ms: now,
+        });
+        self.leads.len() - 1
+    }
+
+    /// Sets a lead's email, keeping the email index right.
+    pub(crate) fn set_email(&mut self, index: usize, email: &str) {
+        if let Some(old) = self.leads[index].email.replace(email.to_owned()) {
+            if old == email {
+                return;
+            }
+            if let Some(all) = self.by_email.get_mut(&old) {
+                all.retain(|&i| i != index);
+                if all.is_empty() {
+                    self.by_email.remove(&old);
+                }
+            }
+        }
+        let all = self.by_email.entry(email.to_owned()).or_default();
+        all.push(index);
+        all.sort_unstable();
+    }
+
+    /// Ties a Munchkin cookie token to a lead (the token's latest lead wins lookups).
+    pub(crate) fn add_token(&mut self, index: usize, token: &str) {
+        if !self.leads[index].cookie_tokens.iter().any(|t| t == token) {
+            self.leads[index].cookie_tokens.push(token.to_owned());
+        }
+        self.by_token.insert(token.to_owned(), index);
     }
 }
 
@@ -95,10 +193,7 @@ fn soap(status: u16, body: String) -> HttpAnswer {
 }
 
 fn fault(code: u32, text: &str) -> HttpAnswer {
-    soap(
-        500,
-        fault_xml(Some(code), text, &format!("{text} ({code})")),
-    )
+    soap(500, fault_xml(Some(code), text, &format!("{text} ({code})")))
 }
 
 fn schema_fault(why: &str) -> HttpAnswer {
@@ -113,15 +208,22 @@ fn schema_fault(why: &str) -> HttpAnswer {
 }
 
 fn lock_fault() -> HttpAnswer {
-    soap(
-        500,
-        fault_xml(None, "Exceeded lock attempts", "Exceeded lock attempts"),
-    )
+    soap(500, fault_xml(None, "Exceeded lock attempts", "Exceeded lock attempts"))
 }
 
 enum Kind {
     Soap(Result<SyncLead, String>),
     Beacon(Result<Beacon, String>),
+    Rest(RestRequest),
+}
+
+/// What a request holds until its answer is written: the SOAP lead lock, REST lookup keys.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    /// The SOAP lock key ("token:…" or "email:…").
+    pub soap_lock: Option<String>,
+    /// Sync Leads lookup keys (see `State::rest_keys_in_flight`).
+    pub rest_keys: Vec<String>,
 }
 
 /// Everything the workers share.
@@ -134,6 +236,7 @@ impl Shared {
     pub(crate) fn new(config: Config) -> Shared {
         let state = State {
             rng: SplitMix64(config.seed),
+            token_rng: SplitMix64(config.seed ^ 0x746F_6B65_6E73_5EED),
             ..State::default()
         };
         Shared {
@@ -143,41 +246,46 @@ impl Shared {
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Answers one request: routes it, applies the rules, waits `latency`, then answers.
     pub(crate) fn handle(&self, request: HttpRequest) -> HttpAnswer {
-        let (path, query) = request
-            .target
-            .split_once('?')
-            .unwrap_or((&request.target, ""));
+        let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
         let kind = match (request.method.as_str(), path) {
             ("POST", SOAP_PATH) => Kind::Soap(read_soap(&request)),
-            ("GET", BEACON_PATH) if request.target.len() > MAX_URL => Kind::Beacon(Err(format!(
-                "URL of {} bytes, longer than Marketo's 8 KB",
-                request.target.len()
-            ))),
+            ("GET", BEACON_PATH) if request.target.len() > MAX_URL => {
+                Kind::Beacon(Err(format!("URL of {} bytes, longer than Marketo's 8 KB", request.target.len())))
+            }
             ("GET", BEACON_PATH) => Kind::Beacon(parse_beacon(query, &self.config.munchkin_id)),
             (_, SOAP_PATH | BEACON_PATH) => {
                 self.count_other();
                 return text(405, "method not allowed\n".into());
             }
-            _ => {
-                self.count_other();
-                return text(404, "not found\n".into());
-            }
+            (method, path) => match rest::route(method, path) {
+                Some(route) => Kind::Rest(RestRequest::new(route, request)),
+                None => {
+                    self.count_other();
+                    return text(404, "not found\n".into());
+                }
+            },
         };
-        let (answer, held_lock) = self.decide(kind);
+        let (answer, held) = self.decide(kind);
         if !self.config.latency.is_zero() {
             thread::sleep(self.config.latency);
         }
         let mut state = self.state();
         state.in_flight -= 1;
-        if let Some(key) = held_lock {
+        if let Some(key) = held.soap_lock {
             state.leads_in_flight.remove(&key);
+        }
+        for key in held.rest_keys {
+            if let Some(count) = state.rest_keys_in_flight.get_mut(&key) {
+                *count -= 1;
+                if *count == 0 {
+                    state.rest_keys_in_flight.remove(&key);
+                }
+            }
         }
         answer
     }
@@ -188,17 +296,19 @@ impl Shared {
         state.counters.not_found += 1;
     }
 
-    /// Applies the rules in order; returns the answer and the lock key taken, if any.
-    fn decide(&self, kind: Kind) -> (HttpAnswer, Option<String>) {
+    /// Applies the rules in order; returns the answer and what the request holds until then.
+    fn decide(&self, kind: Kind) -> (HttpAnswer, Held) {
         let config = &self.config;
         // Read the clock before locking: a test's clock closure may look at the fake.
         let now = config.now_ms();
         let mut guard = self.state();
         let state = &mut *guard;
         state.counters.requests_total += 1;
-        match kind {
+        match &kind {
             Kind::Soap(_) => state.counters.soap_requests += 1,
             Kind::Beacon(_) => state.counters.beacon_requests += 1,
+            Kind::Rest(call) if call.is_token() => state.counters.token_requests += 1,
+            Kind::Rest(_) => state.counters.rest_requests += 1,
         }
         state.requests += 1;
         let request = state.requests;
@@ -212,21 +322,27 @@ impl Shared {
         state.counters.peak_in_flight = state.counters.peak_in_flight.max(state.in_flight);
 
         let window = i64::try_from(config.rate_window.as_millis()).unwrap_or(i64::MAX);
-        while state
-            .window
-            .front()
-            .is_some_and(|&start| now.saturating_sub(start) >= window)
-        {
+        while state.window.front().is_some_and(|&start| now.saturating_sub(start) >= window) {
             state.window.pop_front();
         }
         state.window.push_back(now);
-        let is_beacon = matches!(kind, Kind::Beacon(_));
-        let throttle = |code: u32, message: &str| {
-            if is_beacon {
-                text(429, format!("{code} - {message}\n"))
-            } else {
-                fault(code, message)
-            }
+        state.counters.peak_rate_window = state.counters.peak_rate_window.max(state.window.len() as u64);
+        let rest_id = rest::request_id(request, now);
+        let throttle = |rate: bool| match &kind {
+            Kind::Beacon(_) if rate => text(429, "20023 - Rate Limit Exceeded\n".into()),
+            Kind::Beacon(_) => text(429, "20024 - Concurrency Limit Exceeded\n".into()),
+            Kind::Soap(_) if rate => fault(20023, "Rate Limit Exceeded"),
+            Kind::Soap(_) => fault(20024, "Concurrency Limit Exceeded"),
+            Kind::Rest(_) if rate => rest::error(
+                &rest_id,
+                606,
+                &format!(
+                    "Max rate limit '{}' exceeded with in '{}' secs",
+                    config.rate_limit,
+                    rest::seconds(config.rate_window)
+                ),
+            ),
+            Kind::Rest(_) => rest::error(&rest_id, 615, "Concurrent access limit reached"),
         };
         if state.window.len() > config.rate_limit {
             let detail = format!(
@@ -236,29 +352,28 @@ impl Shared {
                 config.rate_limit
             );
             violate(state, request, Rule::Rate, detail);
-            return (throttle(20023, "Rate Limit Exceeded"), None);
+            return (throttle(true), Held::default());
         }
         if state.in_flight > config.max_concurrent as u64 {
-            let detail = format!(
-                "{} calls in flight (limit {})",
-                state.in_flight, config.max_concurrent
-            );
+            let detail = format!("{} calls in flight (limit {})", state.in_flight, config.max_concurrent);
             violate(state, request, Rule::Concurrency, detail);
-            return (throttle(20024, "Concurrency Limit Exceeded"), None);
+            return (throttle(false), Held::default());
         }
         match kind {
-            Kind::Beacon(beacon) => (self.decide_beacon(state, request, draws, beacon), None),
-            Kind::Soap(sync) => self.decide_sync(state, request, draws, now, sync),
+            Kind::Beacon(beacon) => (self.decide_beacon(state, request, draws, beacon), Held::default()),
+            Kind::Soap(sync) => {
+                let (answer, lock) = self.decide_sync(state, request, draws, now, sync);
+                let held = Held {
+                    soap_lock: lock,
+                    rest_keys: Vec::new(),
+                };
+                (answer, held)
+            }
+            Kind::Rest(call) => rest::decide(config, state, request, draws, now, call),
         }
     }
 
-    fn decide_beacon(
-        &self,
-        state: &mut State,
-        request: u64,
-        draws: Draws,
-        beacon: Result<Beacon, String>,
-    ) -> HttpAnswer {
+    fn decide_beacon(&self, state: &mut State, request: u64, draws: Draws, beacon: Result<Beacon, String>) -> HttpAnswer {
         let beacon = match beacon {
             Ok(beacon) => beacon,
             Err(why) => {
@@ -332,21 +447,14 @@ impl Shared {
             violate(state, request, Rule::Expired, detail);
             return (fault(20016, "Request Expired"), None);
         }
-        let day = us_central_day(now);
-        if day != state.quota_day {
-            state.quota_day = day;
-            state.quota_used = 0;
-        }
-        if state.quota_used >= config.daily_quota {
+        if state.soap_quota.exhausted(now, config.daily_quota) {
             let detail = format!("daily quota of {} syncs used", config.daily_quota);
             violate(state, request, Rule::Quota, detail);
             return (fault(20015, "Request Limit Exceeded"), None);
         }
         let window = i64::try_from(config.lock_window.as_millis()).unwrap_or(i64::MAX);
         let last = state.lock_starts.get(&key).copied();
-        if state.leads_in_flight.contains(&key)
-            || last.is_some_and(|start| now.saturating_sub(start) < window)
-        {
+        if state.leads_in_flight.contains(&key) || last.is_some_and(|start| now.saturating_sub(start) < window) {
             let detail = match last {
                 Some(start) => format!(
                     "{key} synced {} ms after the previous sync started (lock {window} ms)",
@@ -390,9 +498,7 @@ impl Shared {
                     fault_xml(
                         Some(20105),
                         "Unknown lead field",
-                        &format!(
-                            "syncLead operation failed: unknown fields for import: {list} (20105)"
-                        ),
+                        &format!("syncLead operation failed: unknown fields for import: {list} (20105)"),
                     ),
                 );
                 violate(state, request, Rule::UnknownFields, list);
@@ -403,8 +509,8 @@ impl Shared {
         // Accepted: take the lock, spend quota, apply the lead.
         state.lock_starts.insert(key.clone(), now);
         state.leads_in_flight.insert(key.clone());
-        state.quota_used += 1;
-        let (index, created) = upsert(state, &sync, token);
+        state.soap_quota.spend();
+        let (index, created) = upsert(state, &sync, token, now);
         state.counters.accepted_sync += 1;
         if created {
             state.counters.created += 1;
@@ -412,63 +518,39 @@ impl Shared {
             state.counters.updated += 1;
         }
         let lead = &state.leads[index];
-        let fields: Vec<(String, String)> = lead
-            .fields
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let record = sync
-            .return_lead
-            .then_some((lead.email.as_deref(), fields.as_slice()));
+        let fields: Vec<(String, String)> = lead.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let record = sync.return_lead.then_some((lead.email.as_deref(), fields.as_slice()));
         (soap(200, success_xml(lead.id, created, record)), Some(key))
     }
 }
 
 /// Finds the lead (by cookie token, then by email) or creates it, then applies the sync.
-fn upsert(state: &mut State, sync: &SyncLead, token: Option<String>) -> (usize, bool) {
-    let found = token
-        .as_ref()
-        .and_then(|t| state.by_token.get(t))
-        .or_else(|| sync.email.as_ref().and_then(|e| state.by_email.get(e)))
-        .copied();
+fn upsert(state: &mut State, sync: &SyncLead, token: Option<String>, now: i64) -> (usize, bool) {
+    let found = token.as_ref().and_then(|t| state.by_token.get(t).copied()).or_else(|| {
+        let email = sync.email.as_ref()?;
+        state.indexes_by_email(email).first().copied()
+    });
     let (index, created) = match found {
         Some(index) => (index, false),
-        None => {
-            let id = 1001 + state.leads.len() as u64;
-            state.leads.push(Lead {
-                id,
-                email: None,
-                cookie_tokens: Vec::new(),
-                fields: Default::default(),
-                syncs: 0,
-            });
-            (state.leads.len() - 1, true)
-        }
+        None => (state.new_lead(now), true),
     };
     if let Some(email) = &sync.email {
-        if let Some(old) = state.leads[index].email.replace(email.clone())
-            && &old != email
-        {
-            state.by_email.remove(&old);
-        }
-        state.by_email.insert(email.clone(), index);
+        state.set_email(index, email);
     }
     if let Some(token) = token {
-        if !state.leads[index].cookie_tokens.contains(&token) {
-            state.leads[index].cookie_tokens.push(token.clone());
-        }
-        state.by_token.insert(token, index);
+        state.add_token(index, &token);
     }
     let lead = &mut state.leads[index];
     for attribute in &sync.attributes {
-        lead.fields
-            .insert(attribute.name.clone(), attribute.value.clone());
+        lead.fields.insert(attribute.name.clone(), attribute.value.clone());
     }
     lead.syncs += 1;
+    lead.updated_at_ms = now;
     (index, created)
 }
 
-fn violate(state: &mut State, request: u64, rule: Rule, detail: String) {
+/// Counts a rejected request under its rule and logs it (the first 10 000).
+pub(crate) fn violate(state: &mut State, request: u64, rule: Rule, detail: String) {
     let counters = &mut state.counters;
     *match rule {
         Rule::Signature => &mut counters.signature,
@@ -480,44 +562,60 @@ fn violate(state: &mut State, request: u64, rule: Rule, detail: String) {
         Rule::BadBeacon => &mut counters.bad_beacon,
         Rule::Quota => &mut counters.quota,
         Rule::UnknownFields => &mut counters.unknown_fields,
+        Rule::BadCredentials => &mut counters.bad_credentials,
+        Rule::MissingToken => &mut counters.missing_token,
+        Rule::TokenInUrl => &mut counters.token_in_url,
+        Rule::StaleToken => &mut counters.stale_token,
+        Rule::Malformed => &mut counters.malformed,
+        Rule::BatchSize => &mut counters.batch_size,
+        Rule::InvalidCookie => &mut counters.invalid_cookie,
     } += 1;
     if state.violations.len() < MAX_LOG {
-        state.violations.push(Violation {
-            request,
-            rule,
-            detail,
-        });
+        state.violations.push(Violation { request, rule, detail });
     }
 }
 
-fn inject(state: &mut State, request: u64, kind: InjectedFault) -> HttpAnswer {
+/// Counts and logs an injected fault.
+pub(crate) fn record_injection(state: &mut State, request: u64, kind: InjectedFault) {
     let counters = &mut state.counters;
     state.injections.push(Injection { request, kind });
+    *match kind {
+        InjectedFault::Internal => &mut counters.injected_internal,
+        InjectedFault::RateLimit => &mut counters.injected_rate,
+        InjectedFault::ConcurrencyLimit => &mut counters.injected_concurrency,
+        InjectedFault::Http503 => &mut counters.injected_http_503,
+        InjectedFault::Drop => &mut counters.injected_drop,
+        InjectedFault::Permanent => &mut counters.injected_permanent,
+        InjectedFault::RestTimeout => &mut counters.injected_rest_timeout,
+        InjectedFault::RestUnavailable => &mut counters.injected_rest_unavailable,
+        InjectedFault::RestSystemError => &mut counters.injected_rest_system,
+        InjectedFault::RestTransient => &mut counters.injected_rest_transient,
+        InjectedFault::RestLockWait => &mut counters.injected_rest_lock_wait,
+        InjectedFault::RestPermanent => &mut counters.injected_rest_permanent,
+    } += 1;
+}
+
+/// The bare HTTP 503 of an injected fault.
+pub(crate) fn http_503() -> HttpAnswer {
+    HttpAnswer::Full(503, Some("text/html"), HTML_503.as_bytes().to_vec())
+}
+
+/// Records an injected SOAP or beacon fault and returns its answer.
+fn inject(state: &mut State, request: u64, kind: InjectedFault) -> HttpAnswer {
+    record_injection(state, request, kind);
     match kind {
-        InjectedFault::Internal => {
-            counters.injected_internal += 1;
-            fault(20011, "Internal Error")
-        }
-        InjectedFault::RateLimit => {
-            counters.injected_rate += 1;
-            fault(20023, "Rate Limit Exceeded")
-        }
-        InjectedFault::ConcurrencyLimit => {
-            counters.injected_concurrency += 1;
-            fault(20024, "Concurrency Limit Exceeded")
-        }
-        InjectedFault::Http503 => {
-            counters.injected_http_503 += 1;
-            HttpAnswer::Full(503, Some("text/html"), HTML_503.as_bytes().to_vec())
-        }
-        InjectedFault::Drop => {
-            counters.injected_drop += 1;
-            HttpAnswer::Drop
-        }
-        InjectedFault::Permanent => {
-            counters.injected_permanent += 1;
-            fault(20017, "Invalid Request")
-        }
+        InjectedFault::Internal => fault(20011, "Internal Error"),
+        InjectedFault::RateLimit => fault(20023, "Rate Limit Exceeded"),
+        InjectedFault::ConcurrencyLimit => fault(20024, "Concurrency Limit Exceeded"),
+        InjectedFault::Http503 => http_503(),
+        InjectedFault::Drop => HttpAnswer::Drop,
+        // Only SOAP and beacon kinds come here; a REST kind would answer like the SOAP one.
+        InjectedFault::Permanent | InjectedFault::RestPermanent => fault(20017, "Invalid Request"),
+        InjectedFault::RestTimeout
+        | InjectedFault::RestUnavailable
+        | InjectedFault::RestSystemError
+        | InjectedFault::RestTransient
+        | InjectedFault::RestLockWait => fault(20011, "Internal Error"),
     }
 }
 
@@ -538,19 +636,14 @@ fn read_soap(request: &HttpRequest) -> Result<SyncLead, String> {
         .and_then(|ct| ct.split(';').next())
         .map(|t| t.trim().to_ascii_lowercase());
     if media_type.as_deref() != Some("text/xml") {
-        return Err(format!(
-            "Content-Type must be text/xml, got {content_type:?}"
-        ));
+        return Err(format!("Content-Type must be text/xml, got {content_type:?}"));
     }
     let action = request.header("SOAPAction");
     if action.map(str::trim) != Some(SOAP_ACTION) {
         return Err(format!("SOAPAction must be {SOAP_ACTION}, got {action:?}"));
     }
     if request.body.len() > MAX_BODY {
-        return Err(format!(
-            "body of {} bytes, larger than Marketo's 1 MB",
-            request.body.len()
-        ));
+        return Err(format!("body of {} bytes, larger than Marketo's 1 MB", request.body.len()));
     }
     let text = std::str::from_utf8(&request.body).map_err(|_| "body is not UTF-8".to_owned())?;
     parse_sync_lead(text)
@@ -563,11 +656,7 @@ mod tests {
     #[test]
     fn signature_vector() {
         assert_eq!(
-            sign(
-                crate::VECTOR_ENCRYPTION_KEY,
-                "2010-04-09T14:04:54-07:00",
-                crate::VECTOR_USER_ID
-            ),
+            sign(crate::VECTOR_ENCRYPTION_KEY, "2010-04-09T14:04:54-07:00", crate::VECTOR_USER_ID),
             "ffbff4d4bef354807481e66dc7540f7890523a87"
         );
     }

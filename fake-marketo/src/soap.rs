@@ -63,11 +63,7 @@ fn owned_ns(ns: ResolveResult<'_>) -> Result<Option<String>, String> {
     }
 }
 
-fn open(
-    reader: &NsReader<&[u8]>,
-    ns: Option<String>,
-    e: &BytesStart<'_>,
-) -> Result<Element, String> {
+fn open(reader: &NsReader<&[u8]>, ns: Option<String>, e: &BytesStart<'_>) -> Result<Element, String> {
     let mut nil = false;
     for attr in e.attributes() {
         let attr = attr.map_err(|err| format!("bad attribute: {err}"))?;
@@ -100,9 +96,7 @@ fn parse_tree(xml: &str) -> Result<Element, String> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
-        let (ns, event) = reader
-            .read_resolved_event()
-            .map_err(|err| format!("not well-formed XML: {err}"))?;
+        let (ns, event) = reader.read_resolved_event().map_err(|err| format!("not well-formed XML: {err}"))?;
         let ns = owned_ns(ns);
         match event {
             Event::Start(e) | Event::Empty(e) if root.is_some() => {
@@ -162,10 +156,7 @@ fn parse_tree(xml: &str) -> Result<Element, String> {
 
 /// The children of `parent`, matched in order against `(ns, name, required)`; every child must
 /// match one slot, each slot at most once, in schema order.
-fn sequence<'a, const N: usize>(
-    parent: &'a Element,
-    slots: [(Option<&str>, &str, bool); N],
-) -> Result<[Option<&'a Element>; N], String> {
+fn sequence<'a, const N: usize>(parent: &'a Element, slots: [(Option<&str>, &str, bool); N]) -> Result<[Option<&'a Element>; N], String> {
     if parent.has_text() {
         return Err(format!("{} must not hold text", parent.label()));
     }
@@ -185,18 +176,10 @@ fn sequence<'a, const N: usize>(
             } else {
                 ""
             };
-            return Err(format!(
-                "unexpected {} in {}{hint}",
-                child.label(),
-                parent.label()
-            ));
+            return Err(format!("unexpected {} in {}{hint}", child.label(), parent.label()));
         };
         if let Some((_, name, true)) = slots[next..index].iter().find(|(_, _, req)| *req) {
-            return Err(format!(
-                "missing {name} before {} in {}",
-                child.label(),
-                parent.label()
-            ));
+            return Err(format!("missing {name} before {} in {}", child.label(), parent.label()));
         }
         found[index] = Some(child);
         next = index + 1;
@@ -212,11 +195,7 @@ fn sequence<'a, const N: usize>(
 /// The text of a simple-content element: no child elements; `None` when `xsi:nil`.
 fn text_of(element: &Element, nillable: bool) -> Result<Option<String>, String> {
     if let Some(child) = element.children.first() {
-        return Err(format!(
-            "{} must hold text, not {}",
-            element.label(),
-            child.label()
-        ));
+        return Err(format!("{} must hold text, not {}", element.label(), child.label()));
     }
     if element.nil {
         if !nillable {
@@ -241,18 +220,12 @@ pub(crate) fn parse_sync_lead(xml: &str) -> Result<SyncLead, String> {
     let soap = Some(SOAP_NS);
     let mkt = Some(MKT_NS);
     if root.ns.as_deref() != soap || root.name != "Envelope" {
-        return Err(format!(
-            "root must be {{{SOAP_NS}}}Envelope, not {}",
-            root.label()
-        ));
+        return Err(format!("root must be {{{SOAP_NS}}}Envelope, not {}", root.label()));
     }
     let [header, body] = sequence(&root, [(soap, "Header", true), (soap, "Body", true)])?;
     let [auth, context] = sequence(
         header.ok_or("missing Header")?,
-        [
-            (mkt, "AuthenticationHeader", true),
-            (mkt, "MktowsContextHeader", false),
-        ],
+        [(mkt, "AuthenticationHeader", true), (mkt, "MktowsContextHeader", false)],
     )?;
     let [user_id, signature, timestamp, audit, mode] = sequence(
         auth.ok_or("missing AuthenticationHeader")?,
@@ -307,9 +280,7 @@ pub(crate) fn parse_sync_lead(xml: &str) -> Result<SyncLead, String> {
     if let Some(Some(kind)) = foreign_type.map(|e| text_of(e, true)).transpose()?
         && !["CUSTOM", "SFDC", "NETSUITE"].contains(&kind.trim())
     {
-        return Err(format!(
-            "ForeignSysType must be CUSTOM, SFDC or NETSUITE, got {kind:?}"
-        ));
+        return Err(format!("ForeignSysType must be CUSTOM, SFDC or NETSUITE, got {kind:?}"));
     }
     let mut attributes = Vec::new();
     if let Some(list) = list.filter(|l| !l.nil) {
@@ -322,11 +293,7 @@ pub(crate) fn parse_sync_lead(xml: &str) -> Result<SyncLead, String> {
             }
             let [name, kind, value] = sequence(
                 item,
-                [
-                    (None, "attrName", true),
-                    (None, "attrType", false),
-                    (None, "attrValue", true),
-                ],
+                [(None, "attrName", true), (None, "attrType", false), (None, "attrValue", true)],
             )?;
             if let Some(kind) = kind {
                 text_of(kind, true)?;
@@ -342,21 +309,11 @@ pub(crate) fn parse_sync_lead(xml: &str) -> Result<SyncLead, String> {
         "false" | "0" => false,
         other => return Err(format!("returnLead must be an xs:boolean, got {other:?}")),
     };
-    let email = email
-        .map(|e| text_of(e, true))
-        .transpose()?
-        .flatten()
-        .filter(|e| !e.is_empty());
-    let cookie = cookie
-        .map(|e| text_of(e, true))
-        .transpose()?
-        .flatten()
-        .filter(|c| !c.is_empty());
+    let email = email.map(|e| text_of(e, true)).transpose()?.flatten().filter(|e| !e.is_empty());
+    let cookie = cookie.map(|e| text_of(e, true)).transpose()?.flatten().filter(|c| !c.is_empty());
     let timestamp = required_text(timestamp)?;
     if crate::time::parse_timestamp(&timestamp).is_none() {
-        return Err(format!(
-            "requestTimestamp must be YYYY-MM-DDThh:mm:ss+hh:mm, got {timestamp:?}"
-        ));
+        return Err(format!("requestTimestamp must be YYYY-MM-DDThh:mm:ss+hh:mm, got {timestamp:?}"));
     }
     Ok(SyncLead {
         user_id: required_text(user_id)?,
@@ -375,9 +332,7 @@ pub(crate) fn cookie_token(cookie: &str) -> Option<String> {
     let decoded = crate::beacon::percent_decode(cookie.trim()).unwrap_or_else(|| cookie.to_owned());
     decoded.split('&').find_map(|part| {
         let part = part.trim();
-        let token = part
-            .strip_prefix("token:")
-            .or_else(|| part.strip_prefix("token="))?;
+        let token = part.strip_prefix("token:").or_else(|| part.strip_prefix("token="))?;
         (!token.is_empty()).then(|| token.to_owned())
     })
 }
@@ -399,13 +354,9 @@ pub(crate) fn success_xml(lead_id: u64, created: bool, record: Option<Record<'_>
     match record {
         None => xml.push_str("        <leadRecord xsi:nil=\"true\" />\n"),
         Some((email, fields)) => {
-            xml.push_str(&format!(
-                "        <leadRecord>\n          <Id>{lead_id}</Id>\n"
-            ));
+            xml.push_str(&format!("        <leadRecord>\n          <Id>{lead_id}</Id>\n"));
             match email {
-                Some(email) => {
-                    xml.push_str(&format!("          <Email>{}</Email>\n", escape(email)))
-                }
+                Some(email) => xml.push_str(&format!("          <Email>{}</Email>\n", escape(email))),
                 None => xml.push_str("          <Email xsi:nil=\"true\" />\n"),
             }
             xml.push_str("          <ForeignSysPersonId xsi:nil=\"true\" />\n          <ForeignSysType xsi:nil=\"true\" />\n          <leadAttributeList>\n");
@@ -432,9 +383,7 @@ pub(crate) fn fault_xml(code: Option<u32>, text: &str, message: &str) -> String 
         Some(code) => format!("{code} - {text}"),
         None => text.to_owned(),
     };
-    let code_line = code
-        .map(|code| format!("          <code>{code}</code>\n"))
-        .unwrap_or_default();
+    let code_line = code.map(|code| format!("          <code>{code}</code>\n")).unwrap_or_default();
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">\n  <SOAP-ENV:Body>\n    <SOAP-ENV:Fault>\n      <faultcode>SOAP-ENV:Client</faultcode>\n      <faultstring>{}</faultstring>\n      <detail>\n        <ns1:serviceException xmlns:ns1=\"http://www.marketo.com/mktows/\">\n          <name>mktServiceException</name>\n          <message>{}</message>\n{code_line}        </ns1:serviceException>\n      </detail>\n    </SOAP-ENV:Fault>\n  </SOAP-ENV:Body>\n</SOAP-ENV:Envelope>\n",
         escape(faultstring.as_str()),
@@ -472,10 +421,7 @@ mod tests {
         assert_eq!(lead.attributes[0].value, "George");
         assert_eq!(lead.attributes[1].value, "");
         assert!(lead.return_lead);
-        assert_eq!(
-            cookie_token(lead.cookie.as_deref().unwrap()).as_deref(),
-            Some("_mch-x.com-1-2")
-        );
+        assert_eq!(cookie_token(lead.cookie.as_deref().unwrap()).as_deref(), Some("_mch-x.com-1-2"));
     }
 
     #[test]
@@ -484,17 +430,13 @@ mod tests {
             // wrong order
             envelope("<returnLead>false</returnLead><leadRecord><Email>a@b.c</Email></leadRecord>"),
             // child in the mktows namespace
-            envelope(
-                "<ns1:leadRecord><Email>a@b.c</Email></ns1:leadRecord><returnLead>false</returnLead>",
-            ),
+            envelope("<ns1:leadRecord><Email>a@b.c</Email></ns1:leadRecord><returnLead>false</returnLead>"),
             // default namespace puts children in mktows
             envelope(
                 "<leadRecord xmlns=\"http://www.marketo.com/mktows/\"><Email>a@b.c</Email></leadRecord><returnLead>false</returnLead>",
             ),
             // leadRecord children out of order
-            envelope(
-                "<leadRecord><leadAttributeList/><Email>a@b.c</Email></leadRecord><returnLead>false</returnLead>",
-            ),
+            envelope("<leadRecord><leadAttributeList/><Email>a@b.c</Email></leadRecord><returnLead>false</returnLead>"),
             // missing returnLead
             envelope("<leadRecord><Email>a@b.c</Email></leadRecord>"),
             // bad boolean
@@ -504,18 +446,12 @@ mod tests {
                 "<leadRecord><Email>a@b.c</Email><leadAttributeList><attribute><attrValue>v</attrValue><attrName>n</attrName></attribute></leadAttributeList></leadRecord><returnLead>false</returnLead>",
             ),
             // bad ForeignSysType
-            envelope(
-                "<leadRecord><Email>a@b.c</Email><ForeignSysType>X</ForeignSysType></leadRecord><returnLead>false</returnLead>",
-            ),
+            envelope("<leadRecord><Email>a@b.c</Email><ForeignSysType>X</ForeignSysType></leadRecord><returnLead>false</returnLead>"),
             // unknown child
-            envelope(
-                "<leadRecord><Email>a@b.c</Email><Phone>1</Phone></leadRecord><returnLead>false</returnLead>",
-            ),
+            envelope("<leadRecord><Email>a@b.c</Email><Phone>1</Phone></leadRecord><returnLead>false</returnLead>"),
             // wrong root, missing header, not XML
             "<Envelope/>".to_owned(),
-            format!(
-                "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"{SOAP_NS}\"><SOAP-ENV:Body/></SOAP-ENV:Envelope>"
-            ),
+            format!("<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"{SOAP_NS}\"><SOAP-ENV:Body/></SOAP-ENV:Envelope>"),
             "not xml".to_owned(),
             envelope("<leadRecord><Email>a@b.c</Email></leadRecord><returnLead>false</returnLead>")
                 .replace("2010-04-09T14:04:54-07:00", "2010-04-09T21:04:54Z"),
@@ -532,11 +468,7 @@ mod tests {
             "id=561-HYG-937&token=_mch-a.com-1-2",
             "id%3A561-HYG-937%26token%3A_mch-a.com-1-2",
         ] {
-            assert_eq!(
-                cookie_token(cookie).as_deref(),
-                Some("_mch-a.com-1-2"),
-                "{cookie}"
-            );
+            assert_eq!(cookie_token(cookie).as_deref(), Some("_mch-a.com-1-2"), "{cookie}");
         }
         assert_eq!(cookie_token("id:561-HYG-937"), None);
         assert_eq!(cookie_token("token:"), None);
@@ -546,11 +478,7 @@ mod tests {
     fn fault_matches_the_adobe_example() {
         let expected = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">\n  <SOAP-ENV:Body>\n    <SOAP-ENV:Fault>\n      <faultcode>SOAP-ENV:Client</faultcode>\n      <faultstring>20014 - Authentication failed</faultstring>\n      <detail>\n        <ns1:serviceException xmlns:ns1=\"http://www.marketo.com/mktows/\">\n          <name>mktServiceException</name>\n          <message>Authentication failed (20014)</message>\n          <code>20014</code>\n        </ns1:serviceException>\n      </detail>\n    </SOAP-ENV:Fault>\n  </SOAP-ENV:Body>\n</SOAP-ENV:Envelope>\n";
         assert_eq!(
-            fault_xml(
-                Some(20014),
-                "Authentication failed",
-                "Authentication failed (20014)"
-            ),
+            fault_xml(Some(20014), "Authentication failed", "Authentication failed (20014)"),
             expected
         );
     }

@@ -1,5 +1,6 @@
 //! Calendar arithmetic without a date crate: Marketo's `requestTimestamp` format
-//! (`YYYY-MM-DDThh:mm:ss±hh:mm`) and the US Central calendar day that bounds the daily quota.
+//! (`YYYY-MM-DDThh:mm:ss±hh:mm`), the REST API's ISO 8601 datetimes (`activityDate`,
+//! `createdAt`), and the US Central calendar day that bounds the daily quota.
 
 const MS_PER_DAY: i64 = 86_400_000;
 const MS_PER_HOUR: i64 = 3_600_000;
@@ -67,11 +68,7 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     if !shape_ok {
         return None;
     }
-    let num = |from: usize, to: usize| -> i64 {
-        b[from..to]
-            .iter()
-            .fold(0, |acc, &c| acc * 10 + i64::from(c - b'0'))
-    };
+    let num = |from: usize, to: usize| -> i64 { b[from..to].iter().fold(0, |acc, &c| acc * 10 + i64::from(c - b'0')) };
     let (year, month, day) = (num(0, 4), num(5, 7), num(8, 10));
     let (hour, minute, second) = (num(11, 13), num(14, 16), num(17, 19));
     let (off_h, off_m) = (num(20, 22), num(23, 25));
@@ -83,8 +80,7 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         return None;
     }
     let offset_ms = (off_h * 60 + off_m) * 60_000 * if b[19] == b'-' { -1 } else { 1 };
-    let local = days_from_civil(year, month, day as u32) * MS_PER_DAY
-        + ((hour * 60 + minute) * 60 + second) * 1000;
+    let local = days_from_civil(year, month, day as u32) * MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000;
     Some(local - offset_ms)
 }
 
@@ -111,6 +107,40 @@ pub fn format_timestamp(epoch_ms: i64, offset_minutes: i32) -> String {
         off / 60,
         off % 60
     )
+}
+
+/// Parses an ISO 8601 datetime as the REST API takes them (`activityDate`):
+/// `YYYY-MM-DDThh:mm:ss`, an optional fraction of a second (ignored), then `Z`, `±hh:mm` or
+/// `±hhmm`. Anything else is `None`.
+pub(crate) fn parse_iso_datetime(text: &str) -> Option<i64> {
+    let (head, rest) = (text.get(..19)?, text.get(19..)?);
+    let rest = match rest.strip_prefix('.') {
+        Some(fraction) => {
+            let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            &fraction[digits..]
+        }
+        None => rest,
+    };
+    let offset = match rest.as_bytes() {
+        [b'Z'] => "+00:00".to_owned(),
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
+            String::from_utf8(vec![*sign, *h1, *h2, b':', *m1, *m2]).ok()?
+        }
+        _ => return None,
+    };
+    parse_timestamp(&format!("{head}{offset}"))
+}
+
+/// Formats an instant (ms since the Unix epoch, truncated to the second) as the REST API writes
+/// `createdAt` and `updatedAt`: `YYYY-MM-DDThh:mm:ssZ`.
+pub(crate) fn format_rest_datetime(epoch_ms: i64) -> String {
+    let mut text = format_timestamp(epoch_ms, 0);
+    text.truncate(19);
+    text.push('Z');
+    text
 }
 
 /// Day of the week of a day count since 1970-01-01, 0 = Sunday (1970-01-01 was a Thursday).
@@ -144,13 +174,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for ms in [
-            0,
-            1_270_847_094_000,
-            951_782_400_000,
-            -86_400_000,
-            4_102_444_799_000,
-        ] {
+        for ms in [0, 1_270_847_094_000, 951_782_400_000, -86_400_000, 4_102_444_799_000] {
             for off in [0, -420, 330, 14 * 60, -12 * 60] {
                 let text = format_timestamp(ms, off);
                 assert_eq!(parse_timestamp(&text), Some(ms), "{text}");
@@ -172,6 +196,32 @@ mod tests {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
         assert!(parse_timestamp("2012-02-29T00:00:00+00:00").is_some());
+    }
+
+    #[test]
+    fn iso_datetimes() {
+        let ms = 1_474_847_795_000; // 2016-09-25T23:56:35Z
+        for text in [
+            "2016-09-26T06:56:35+07:00",
+            "2016-09-26T06:56:35+0700",
+            "2016-09-25T23:56:35Z",
+            "2016-09-25T23:56:35.123Z",
+            "2016-09-25T18:56:35.5-05:00",
+        ] {
+            assert_eq!(parse_iso_datetime(text), Some(ms), "{text}");
+        }
+        for bad in [
+            "2016-09-25T23:56:35",
+            "2016-09-25T23:56:35.Z",
+            "2016-09-25 23:56:35Z",
+            "2016-09-25T23:56Z",
+            "2016-09-25T23:56:35+7:00",
+            "yesterday",
+            "",
+        ] {
+            assert_eq!(parse_iso_datetime(bad), None, "{bad}");
+        }
+        assert_eq!(format_rest_datetime(ms + 999), "2016-09-25T23:56:35Z");
     }
 
     #[test]

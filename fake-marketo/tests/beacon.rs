@@ -10,11 +10,7 @@ fn beacon_is_accepted_and_recorded() {
     let fake = start(Config::default()).unwrap();
     let reply = get(
         &agent(),
-        &beacon_url(
-            &fake,
-            "_mch-example.com-1700000000000-12345",
-            "%2Fdocs%2Fstart",
-        ),
+        &beacon_url(&fake, "_mch-example.com-1700000000000-12345", "%2Fdocs%2Fstart"),
     );
     assert_eq!(reply, Reply::Http(200, String::new()));
     let beacons = fake.beacons();
@@ -28,10 +24,7 @@ fn beacon_is_accepted_and_recorded() {
     assert_eq!(beacon.param("_mchHo"), Some("example.com"));
     assert!(beacon.raw_query.contains("_mchRu=%2Fdocs%2Fstart&"));
     let c = fake.counters();
-    assert_eq!(
-        (c.accepted_beacons, c.beacon_requests, c.violations_total()),
-        (1, 1, 0)
-    );
+    assert_eq!((c.accepted_beacons, c.beacon_requests, c.violations_total()), (1, 1, 0));
 }
 
 #[test]
@@ -62,14 +55,8 @@ fn bad_beacons_are_400() {
 fn unknown_paths_and_methods() {
     let fake = start(Config::default()).unwrap();
     let agent = agent();
-    assert_eq!(
-        get(&agent, &format!("{}/rest/v1/leads.json", fake.base_url())).status(),
-        Some(404)
-    );
+    assert_eq!(get(&agent, &format!("{}/rest/v1/nope.json", fake.base_url())).status(), Some(404));
     assert_eq!(get(&agent, &fake.soap_url()).status(), Some(405));
     let c = fake.counters();
-    assert_eq!(
-        (c.not_found, c.requests_total, c.violations_total()),
-        (2, 2, 0)
-    );
+    assert_eq!((c.not_found, c.requests_total, c.violations_total()), (2, 2, 0));
 }

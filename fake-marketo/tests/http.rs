@@ -10,9 +10,7 @@ use common::*;
 use fake_marketo::{Config, start};
 
 fn read_until_closed(mut stream: TcpStream) -> String {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(3)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     let mut out = Vec::new();
     let _ = stream.read_to_end(&mut out);
     String::from_utf8_lossy(&out).into_owned()
@@ -21,10 +19,7 @@ fn read_until_closed(mut stream: TcpStream) -> String {
 #[test]
 fn chunked_body_with_expect_continue() {
     let fake = start(Config::default()).unwrap();
-    let body = signed(
-        &fake,
-        &params(Some("chunk@example.com"), &[("A", "1")], false, None),
-    );
+    let body = signed(&fake, &params(Some("chunk@example.com"), &[("A", "1")], false, None));
     let (first, rest) = body.split_at(body.len() / 2);
     let mut stream = TcpStream::connect(fake.addr()).unwrap();
     write!(
@@ -37,10 +32,7 @@ fn chunked_body_with_expect_continue() {
     }
     stream.write_all(b"0\r\nX-Trailer: t\r\n\r\n").unwrap();
     let answer = read_until_closed(stream);
-    assert!(
-        answer.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"),
-        "{answer}"
-    );
+    assert!(answer.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.contains("<status>CREATED</status>"));
     assert!(fake.lead("chunk@example.com").is_some());
 }
@@ -58,10 +50,7 @@ fn pipelined_requests_are_answered_in_order() {
     )
     .unwrap();
     let answer = read_until_closed(stream);
-    let statuses: Vec<&str> = answer
-        .match_indices("HTTP/1.1 ")
-        .map(|(i, _)| &answer[i + 9..i + 12])
-        .collect();
+    let statuses: Vec<&str> = answer.match_indices("HTTP/1.1 ").map(|(i, _)| &answer[i + 9..i + 12]).collect();
     assert_eq!(statuses, ["200", "404", "200"], "{answer}");
     assert_eq!(fake.counters().accepted_beacons, 2);
 }

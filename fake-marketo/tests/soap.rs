@@ -31,30 +31,18 @@ fn signed_sync_creates_then_updates() {
     assert!(first.body().contains("<ns1:successSyncLead>"));
     assert!(first.body().contains("<status>CREATED</status>"));
     assert!(first.body().contains("<leadRecord xsi:nil=\"true\" />"));
-    let id = between(first.body(), "<leadId>", "</leadId>")
-        .unwrap()
-        .to_owned();
+    let id = between(first.body(), "<leadId>", "</leadId>").unwrap().to_owned();
 
     std::thread::sleep(Duration::from_millis(200));
-    let body = signed(
-        &fake,
-        &params(Some("ada@example.com"), &[("City", "London")], true, None),
-    );
+    let body = signed(&fake, &params(Some("ada@example.com"), &[("City", "London")], true, None));
     let second = post_soap(&agent, &fake, &body);
     assert_eq!(second.status(), Some(200), "{}", second.body());
     assert!(second.body().contains("<status>UPDATED</status>"));
-    assert_eq!(
-        between(second.body(), "<leadId>", "</leadId>"),
-        Some(id.as_str())
-    );
+    assert_eq!(between(second.body(), "<leadId>", "</leadId>"), Some(id.as_str()));
     // returnLead: the stored record comes back, attributes merged.
     assert!(second.body().contains("<Email>ada@example.com</Email>"));
     assert!(second.body().contains("<attrName>City</attrName>"));
-    assert!(
-        second
-            .body()
-            .contains("<attrValue>Love &amp; Lace</attrValue>")
-    );
+    assert!(second.body().contains("<attrValue>Love &amp; Lace</attrValue>"));
 
     let lead = fake.lead("ada@example.com").unwrap();
     assert_eq!(lead.id.to_string(), id);
@@ -80,9 +68,7 @@ fn marketo_test_vector_request_is_accepted_verbatim() {
     let reply = post_soap(&agent(), &fake, &example("syncLead-request-testvector.xml"));
     assert_eq!(reply.status(), Some(200), "{}", reply.body());
     assert!(reply.body().contains("<status>CREATED</status>"));
-    let lead = fake
-        .lead_by_cookie_token("_mch-marketo.com-1374552656411-90718")
-        .unwrap();
+    let lead = fake.lead_by_cookie_token("_mch-marketo.com-1374552656411-90718").unwrap();
     assert_eq!(lead.email.as_deref(), Some("t@t.com"));
     assert_eq!(lead.fields["LastName"], "of the Jungle");
     assert_eq!(fake.lead("t@t.com"), Some(lead));
@@ -106,29 +92,19 @@ fn bad_signature_gets_marketos_20014_body() {
         &timestamp,
         &params(Some("a@example.com"), &[], false, None),
     );
-    assert_eq!(
-        post_soap(&agent, &fake, &body),
-        Reply::Http(500, expected.clone())
-    );
+    assert_eq!(post_soap(&agent, &fake, &body), Reply::Http(500, expected.clone()));
 
     // Right key, wrong user id.
     let body = envelope(
         "someone_else",
-        &sign(
-            fake_marketo::VECTOR_ENCRYPTION_KEY,
-            &timestamp,
-            "someone_else",
-        ),
+        &sign(fake_marketo::VECTOR_ENCRYPTION_KEY, &timestamp, "someone_else"),
         &timestamp,
         &params(Some("a@example.com"), &[], false, None),
     );
     assert_eq!(post_soap(&agent, &fake, &body), Reply::Http(500, expected));
 
     let c = fake.counters();
-    assert_eq!(
-        (c.signature, c.violations_total(), c.accepted_sync),
-        (3, 3, 0)
-    );
+    assert_eq!((c.signature, c.violations_total(), c.accepted_sync), (3, 3, 0));
 }
 
 #[test]
@@ -175,10 +151,7 @@ fn schema_breaks_are_20012() {
         // children in the mktows namespace through a default xmlns
         signed(
             &fake,
-            &good.replace(
-                "<leadRecord>",
-                "<leadRecord xmlns=\"http://www.marketo.com/mktows/\">",
-            ),
+            &good.replace("<leadRecord>", "<leadRecord xmlns=\"http://www.marketo.com/mktows/\">"),
         ),
         // wrong order in paramsSyncLead
         signed(
@@ -208,24 +181,14 @@ fn schema_breaks_are_20012() {
     ];
     for body in &bodies {
         let reply = post_soap(&agent, &fake, body);
-        assert_eq!(
-            reply.faultstring(),
-            Some("20012 - Request Not Understood"),
-            "{body}"
-        );
+        assert_eq!(reply.faultstring(), Some("20012 - Request Not Understood"), "{body}");
         assert!(reply.body().contains("<code>20012</code>"));
     }
     // HTTP framing: SOAPAction and Content-Type.
     let body = signed(&fake, &good);
     let url = fake.soap_url();
     let replies = [
-        post_soap_with(
-            &agent,
-            &url,
-            "text/xml",
-            "\"http://www.marketo.com/mktows/getLead\"",
-            &body,
-        ),
+        post_soap_with(&agent, &url, "text/xml", "\"http://www.marketo.com/mktows/getLead\"", &body),
         post_soap_with(&agent, &url, "application/json", SOAP_ACTION, &body),
     ];
     for reply in replies {
@@ -247,36 +210,22 @@ fn lock_window_and_lock_fault() {
     let agent = agent();
     let cookie = "id:561-HYG-937&amp;token:_mch-example.com-1700000000000-12345";
     let p = params(Some("lock@example.com"), &[], false, Some(cookie));
-    assert_eq!(
-        post_soap(&agent, &fake, &signed(&fake, &p)).status(),
-        Some(200)
-    );
+    assert_eq!(post_soap(&agent, &fake, &signed(&fake, &p)).status(), Some(200));
 
     // Same cookie token, even with another email: same lead, locked.
     let other = params(Some("other@example.com"), &[], false, Some(cookie));
     let reply = post_soap(&agent, &fake, &signed(&fake, &other));
     assert_eq!(reply.status(), Some(500));
     assert_eq!(reply.faultstring(), Some("Exceeded lock attempts"));
-    assert!(
-        reply
-            .body()
-            .contains("<message>Exceeded lock attempts</message>")
-    );
+    assert!(reply.body().contains("<message>Exceeded lock attempts</message>"));
     assert!(!reply.body().contains("<code>"));
     // Another lead is not locked.
     let free = params(Some("free@example.com"), &[], false, None);
-    assert_eq!(
-        post_soap(&agent, &fake, &signed(&fake, &free)).status(),
-        Some(200)
-    );
+    assert_eq!(post_soap(&agent, &fake, &signed(&fake, &free)).status(), Some(200));
 
     std::thread::sleep(Duration::from_millis(350));
     let reply = post_soap(&agent, &fake, &signed(&fake, &p));
-    assert!(
-        reply.body().contains("<status>UPDATED</status>"),
-        "{}",
-        reply.body()
-    );
+    assert!(reply.body().contains("<status>UPDATED</status>"), "{}", reply.body());
     let c = fake.counters();
     assert_eq!((c.lock, c.accepted_sync, c.violations_total()), (1, 3, 1));
 }
@@ -302,22 +251,11 @@ fn unknown_fields_are_listed_in_request_order() {
         Some("syncLead operation failed: unknown fields for import: pants, shirt (20105)")
     );
     let c = fake.counters();
-    assert_eq!(
-        (c.unknown_fields, c.violations_total(), c.accepted_sync),
-        (1, 0, 0)
-    );
+    assert_eq!((c.unknown_fields, c.violations_total(), c.accepted_sync), (1, 0, 0));
     assert!(fake.lead("pants@example.com").is_none());
     // It took no lock: the corrected request goes through at once.
-    let p = params(
-        Some("pants@example.com"),
-        &[("FirstName", "Pat")],
-        false,
-        None,
-    );
-    assert_eq!(
-        post_soap(&agent(), &fake, &signed(&fake, &p)).status(),
-        Some(200)
-    );
+    let p = params(Some("pants@example.com"), &[("FirstName", "Pat")], false, None);
+    assert_eq!(post_soap(&agent(), &fake, &signed(&fake, &p)).status(), Some(200));
 }
 
 #[test]
@@ -342,10 +280,7 @@ fn daily_quota_is_20015() {
 #[test]
 fn responses_validate_against_the_response_profile() {
     // xmllint is optional locally; CI installs it.
-    let has_xmllint = std::process::Command::new("xmllint")
-        .arg("--version")
-        .output()
-        .is_ok();
+    let has_xmllint = std::process::Command::new("xmllint").arg("--version").output().is_ok();
     if !has_xmllint {
         eprintln!("xmllint not found: skipping the schema check of answers");
         return;
@@ -355,12 +290,7 @@ fn responses_validate_against_the_response_profile() {
     let dir = std::env::temp_dir().join(format!("fake-marketo-xsd-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (i, return_lead) in [false, true].into_iter().enumerate() {
-        let p = params(
-            Some(&format!("x{i}@example.com")),
-            &[("A", "1 &lt; 2")],
-            return_lead,
-            None,
-        );
+        let p = params(Some(&format!("x{i}@example.com")), &[("A", "1 &lt; 2")], return_lead, None);
         let reply = post_soap(&agent, &fake, &signed(&fake, &p));
         assert_eq!(reply.status(), Some(200));
         let file = dir.join(format!("answer{i}.xml"));
@@ -374,11 +304,7 @@ fn responses_validate_against_the_response_profile() {
             .arg(&file)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -64,7 +64,14 @@ impl SoapDestination {
         let mut removed = envelope::write_head(&self.signer, now, email, out);
         let body_start = out.len();
         let result = soap::lead::visit(msg, &self.mapping, warnings, |name, value| {
-            removed += envelope::write_attribute(out, |o| self.mapping.write_escaped(name, o), &value);
+            removed += envelope::write_attribute(
+                out,
+                |o| self.mapping.write_escaped(name, o),
+                |o| match &value {
+                    soap::lead::AttrValue::Text(text) => envelope::escape_text(text, o),
+                    soap::lead::AttrValue::Json(raw) => envelope::escape_compact_json(raw, o),
+                },
+            );
         });
         let cookie = match result {
             Ok((_, cookie)) => cookie,

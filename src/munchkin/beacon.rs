@@ -274,6 +274,39 @@ impl Beacons {
 /// Host, port and protocol of a page URL, via the `url` crate (host lower-cased and IDNA-encoded
 /// as `location.hostname` is).
 fn location(url: &str) -> Option<(String, String, String)> {
+    if let Some(fast) = simple_location(url) {
+        return Some(fast);
+    }
+    location_parsed(url)
+}
+
+/// The common case without a full URL parse: `http(s)://host[:port]…` with a lower-case ASCII
+/// host name, no user info, no IPv6 literal. Anything else goes to the `url` crate.
+fn simple_location(url: &str) -> Option<(String, String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let default_port = match scheme {
+        "https" => "443",
+        "http" => "80",
+        _ => return None,
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => (h, p.trim_start_matches('0')),
+        Some(_) => return None,
+        None => (authority, ""),
+    };
+    let host_ok = !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !host.starts_with(['.', '-'])
+        && !host.contains("..");
+    if !host_ok || port.parse::<u32>().is_ok_and(|p| p > 65_535) || (port.is_empty() && authority.ends_with(':')) {
+        return None;
+    }
+    let port = if port == default_port { "" } else { port };
+    Some((host.to_owned(), port.to_owned(), format!("{scheme}:")))
+}
+
+fn location_parsed(url: &str) -> Option<(String, String, String)> {
     let parsed = url::Url::parse(url).ok()?;
     let host = parsed.host_str().unwrap_or_default().to_owned();
     let port = parsed.port().map(|p| p.to_string()).unwrap_or_default();
@@ -293,6 +326,35 @@ mod tests {
         assert_eq!(split_url("http://example.com"), ("http", "/", "", ""));
         assert_eq!(split_url("https://e.com/a/../b%20c?"), ("https", "/a/../b%20c", "", ""));
         assert_eq!(split_url("/relative?q#f"), ("", "/relative", "q", "f"));
+    }
+
+    #[test]
+    fn fast_location_agrees_with_the_url_crate() {
+        for url in [
+            "https://example.com/pricing?plan=pro#top",
+            "http://example.com",
+            "https://example.com:443/a",
+            "https://example.com:8443/a",
+            "http://example.com:80",
+            "https://a-b.c.example.com:00080/x",
+            "http://127.0.0.1:8080/",
+            "https://Example.COM/",
+            "https://user@example.com/",
+            "https://[::1]:8080/",
+            "https://xn--bcher-kva.example/",
+            "https://bücher.example/",
+            "https://example.com:99999/",
+            "https://example.com:/",
+            "ftp://example.com/",
+            "https:///path",
+        ] {
+            let fast = simple_location(url);
+            let full = location_parsed(url);
+            if let Some(fast) = fast {
+                assert_eq!(Some(fast), full, "{url}");
+            }
+        }
+        assert!(simple_location("https://example.com/x").is_some());
     }
 
     #[test]

@@ -248,6 +248,34 @@ pub fn track_call(event: &str, properties: &Fields<'_>) -> MunchkinCall {
 /// Appends `key=encodeURIComponent(String(value))&` per property, in JavaScript object order
 /// (array-index keys first, ascending; a repeated key keeps its first place and its last value).
 pub(crate) fn write_js_params(properties: &Fields<'_>, params: &mut String) {
+    // Most property lists have no array-index key and no repeated key: then JavaScript's order is
+    // the arrival order and no reordering copy is needed.
+    let plain = properties.len() <= 32 && properties.iter().all(|(k, _)| array_index(k).is_none()) && {
+        let keys: Vec<&str> = Vec::new();
+        let mut seen = keys;
+        properties.iter().all(|(k, _)| {
+            let fresh = !seen.contains(&k);
+            seen.push(k);
+            fresh
+        })
+    };
+    if plain {
+        let mut text = String::new();
+        for (key, value) in properties.iter() {
+            params.push_str(key);
+            params.push('=');
+            match value {
+                Value::String(v) | Value::Number(v) => encode_uri_component(v, params),
+                other => {
+                    text.clear();
+                    js_string(other, &mut text);
+                    encode_uri_component(&text, params);
+                }
+            }
+            params.push('&');
+        }
+        return;
+    }
     let mut text = String::new();
     for (key, value) in JsObject::from_fields(properties).entries.iter() {
         params.push_str(key);

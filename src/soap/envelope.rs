@@ -24,7 +24,7 @@ pub fn write_sync_lead(signer: &Signer, now: Timestamp, lead: &LeadRecord<'_>, r
     out.reserve(512 + lead.attributes.iter().map(|a| a.name.len() + a.value.len() + 48).sum::<usize>());
     let mut removed = write_head(signer, now, &lead.email, out);
     for attr in &lead.attributes {
-        removed += write_attribute(out, |out| escape_text(&attr.name, out), &attr.value);
+        removed += write_attribute(out, |out| escape_text(&attr.name, out), |out| escape_text(&attr.value, out));
     }
     removed + write_tail(!lead.attributes.is_empty(), return_lead, lead.cookie.as_ref(), out)
 }
@@ -47,15 +47,16 @@ pub(crate) fn write_head(signer: &Signer, now: Timestamp, email: &str, out: &mut
 }
 
 /// Writes one `attribute`; the first one also opens `leadAttributeList` (the caller tracks that
-/// through [`write_tail`]'s `had_attributes`). `name` writes the escaped name.
-pub(crate) fn write_attribute(out: &mut String, name: impl FnOnce(&mut String) -> usize, value: &str) -> usize {
+/// through [`write_tail`]'s `had_attributes`). `name` writes the escaped name, `value` the escaped
+/// value; each returns how many characters it removed.
+pub(crate) fn write_attribute(out: &mut String, name: impl FnOnce(&mut String) -> usize, value: impl FnOnce(&mut String) -> usize) -> usize {
     if !out.ends_with("</attribute>") {
         out.push_str("<leadAttributeList>");
     }
     out.push_str("<attribute><attrName>");
     let mut removed = name(out);
     out.push_str("</attrName><attrValue>");
-    removed += escape_text(value, out);
+    removed += value(out);
     out.push_str("</attrValue></attribute>");
     removed
 }
@@ -84,6 +85,46 @@ pub(crate) fn write_tail(had_attributes: bool, return_lead: bool, cookie: Option
 /// U+E000–U+FFFD, U+10000–U+10FFFF; surrogates cannot occur in a Rust string).
 pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Appends raw JSON (an object or array) compacted and XML-escaped in one pass: whitespace
+/// outside strings dropped, as [`crate::event::write_compact_json`] does. JSON text has no
+/// control characters outside escapes, so nothing is removed.
+pub fn escape_compact_json(raw: &str, out: &mut String) -> usize {
+    let bytes = raw.as_bytes();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let cut = if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            matches!(b, b'&' | b'<' | b'>' | b'"')
+        } else if b == b'"' {
+            in_string = true;
+            true
+        } else {
+            matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'&' | b'<' | b'>')
+        };
+        if cut {
+            out.push_str(&raw[start..i]);
+            match b {
+                b'&' => out.push_str("&amp;"),
+                b'<' => out.push_str("&lt;"),
+                b'>' => out.push_str("&gt;"),
+                b'"' => out.push_str("&quot;"),
+                _ => {}
+            }
+            start = i + 1;
+        }
+    }
+    out.push_str(&raw[start..]);
+    0
 }
 
 /// Bytes [`escape_text`] must look at: `& < > "`, CR, the C0 controls other than tab and LF, and
@@ -152,6 +193,18 @@ mod tests {
         let removed = escape_text("a<b>&\"c'\r\n\t\u{0}\u{1F}\u{FFFE}\u{FFFF}\u{FFFD}]]>é", &mut s);
         assert_eq!(s, "a&lt;b&gt;&amp;&quot;c'&#13;\n\t\u{FFFD}]]&gt;é");
         assert_eq!(removed, 4);
+    }
+
+    #[test]
+    fn compact_json_escapes_like_the_two_steps() {
+        let raw = "{ \"a <b>\" : [ 1 , \"x & \\\" y\" ], \"c\": { } }";
+        let mut compact = String::new();
+        crate::event::write_compact_json(raw, &mut compact);
+        let mut two_steps = String::new();
+        escape_text(&compact, &mut two_steps);
+        let mut one_pass = String::new();
+        escape_compact_json(raw, &mut one_pass);
+        assert_eq!(one_pass, two_steps);
     }
 
     #[test]

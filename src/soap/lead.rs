@@ -147,7 +147,7 @@ pub fn visit<'a>(
     msg: &'a Identify<'a>,
     mapping: &'a LeadMapping,
     warnings: &mut Vec<Warning>,
-    mut attribute: impl FnMut(FieldName<'a>, Cow<'a, str>),
+    mut attribute: impl FnMut(FieldName<'a>, AttrValue<'a>),
 ) -> Result<(&'a str, Option<Cookie<'a>>), Error> {
     let email = email_of(msg).ok_or_else(|| Error::MissingEmail {
         message: msg.common.message_ref(),
@@ -170,7 +170,7 @@ pub fn visit<'a>(
         }
     }
     if let (false, Some(user_id)) = (has_user_id_trait, msg.common.user_id.as_deref()) {
-        attribute(FieldName::Trait("userId"), Cow::Borrowed(user_id));
+        attribute(FieldName::Trait("userId"), AttrValue::Text(Cow::Borrowed(user_id)));
     }
     let cookie = msg
         .common
@@ -200,7 +200,7 @@ pub fn lead_record<'a>(msg: &'a Identify<'a>, mapping: &'a LeadMapping, warnings
     let (email, cookie) = visit(msg, mapping, warnings, |name, value| {
         attributes.push(Attribute {
             name: mapping.resolve(name),
-            value,
+            value: value.into_text(),
         })
     })?;
     Ok(LeadRecord {
@@ -210,13 +210,37 @@ pub fn lead_record<'a>(msg: &'a Identify<'a>, mapping: &'a LeadMapping, warnings
     })
 }
 
-/// The text of a value, borrowing unless it is an object or array (compact JSON).
-fn text_of<'a>(value: &Value<'a>) -> Option<Cow<'a, str>> {
+/// An attribute value: text as it goes out, or an object or array whose compact JSON goes out
+/// (kept raw so a streaming writer can compact and escape it in one pass, without a copy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttrValue<'a> {
+    /// The text itself.
+    Text(Cow<'a, str>),
+    /// Raw JSON of an object or array; sent as its compact form.
+    Json(Cow<'a, str>),
+}
+
+impl<'a> AttrValue<'a> {
+    /// The text Marketo receives.
+    pub fn into_text(self) -> Cow<'a, str> {
+        match self {
+            AttrValue::Text(t) => t,
+            AttrValue::Json(raw) => {
+                let mut out = String::with_capacity(raw.len());
+                crate::event::write_compact_json(&raw, &mut out);
+                Cow::Owned(out)
+            }
+        }
+    }
+}
+
+/// The value of a trait as it goes out; `None` for `null`.
+fn text_of<'a>(value: &Value<'a>) -> Option<AttrValue<'a>> {
     match value {
         Value::Null => None,
-        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
-        Value::Number(n) | Value::String(n) => Some(n.clone()),
-        other => other.to_text().map(|t| Cow::Owned(t.into_owned())),
+        Value::Bool(b) => Some(AttrValue::Text(Cow::Borrowed(if *b { "true" } else { "false" }))),
+        Value::Number(n) | Value::String(n) => Some(AttrValue::Text(n.clone())),
+        Value::Object(raw) | Value::Array(raw) => Some(AttrValue::Json(raw.clone())),
     }
 }
 
@@ -238,7 +262,7 @@ fn nested<'a>(
     parent: &str,
     raw: &'a str,
     parts: &Parts,
-    attribute: &mut impl FnMut(FieldName<'a>, Cow<'a, str>),
+    attribute: &mut impl FnMut(FieldName<'a>, AttrValue<'a>),
     warnings: &mut Vec<Warning>,
 ) {
     let Ok(fields) = Fields::from_json(raw) else {

@@ -13,10 +13,7 @@ pub const SOAP_ACTION: &str = "\"http://www.marketo.com/mktows/syncLead\"";
 
 /// The shared examples folder (`../shared/marketo-wsdl/examples` beside the repository).
 pub fn example(name: &str) -> String {
-    let path = format!(
-        "{}/../../shared/marketo-wsdl/examples/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../shared/marketo-wsdl/examples/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
 
@@ -73,7 +70,8 @@ pub fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     Some(&text[start..end])
 }
 
-fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+/// What a ureq call gave, as a [`Reply`].
+pub fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
     match result {
         Ok(mut response) => {
             let status = response.status().as_u16();
@@ -86,13 +84,7 @@ fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply
     }
 }
 
-pub fn post_soap_with(
-    agent: &ureq::Agent,
-    url: &str,
-    content_type: &str,
-    action: &str,
-    body: &str,
-) -> Reply {
+pub fn post_soap_with(agent: &ureq::Agent, url: &str, content_type: &str, action: &str, body: &str) -> Reply {
     reply(
         agent
             .post(url)
@@ -103,13 +95,7 @@ pub fn post_soap_with(
 }
 
 pub fn post_soap(agent: &ureq::Agent, fake: &FakeMarketo, body: &str) -> Reply {
-    post_soap_with(
-        agent,
-        &fake.soap_url(),
-        "text/xml; charset=utf-8",
-        SOAP_ACTION,
-        body,
-    )
+    post_soap_with(agent, &fake.soap_url(), "text/xml; charset=utf-8", SOAP_ACTION, body)
 }
 
 pub fn get(agent: &ureq::Agent, url: &str) -> Reply {
@@ -145,12 +131,7 @@ pub fn envelope(user_id: &str, signature: &str, timestamp: &str, params: &str) -
 }
 
 /// `paramsSyncLead` content for a lead with attributes, optional cookie.
-pub fn params(
-    email: Option<&str>,
-    attributes: &[(&str, &str)],
-    return_lead: bool,
-    cookie: Option<&str>,
-) -> String {
+pub fn params(email: Option<&str>, attributes: &[(&str, &str)], return_lead: bool, cookie: Option<&str>) -> String {
     let mut xml = String::from("<leadRecord>");
     if let Some(email) = email {
         xml.push_str(&format!("<Email>{email}</Email>"));
@@ -164,9 +145,7 @@ pub fn params(
         }
         xml.push_str("</leadAttributeList>");
     }
-    xml.push_str(&format!(
-        "</leadRecord><returnLead>{return_lead}</returnLead>"
-    ));
+    xml.push_str(&format!("</leadRecord><returnLead>{return_lead}</returnLead>"));
     if let Some(cookie) = cookie {
         xml.push_str(&format!("<marketoCookie>{cookie}</marketoCookie>"));
     }
