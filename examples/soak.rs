@@ -1,4 +1,4 @@
-//! The soak: `cargo run --release --example soak -- --messages 20000 --leads 500 --fault-rate 0.2 --seed 7`
+//! The soak: `cargo run --release --example soak -- --messages 20000 --leads 500 --fault-rate 0.2 --seed 7 [--api soap|rest]`
 //!
 //! Starts a fake Marketo in-process on loopback, drives a seeded mix of identify (many per lead,
 //! to force merging), track and page messages, some with bad input, through the outbox and a real
@@ -13,6 +13,7 @@ mod soak;
 
 fn main() {
     let mut params = soak::Params {
+        rest: false,
         messages: 20_000,
         leads: 500,
         fault_rate: 0.2,
@@ -28,6 +29,13 @@ fn main() {
             "--fault-rate" => params.fault_rate = value.parse().expect("--fault-rate P"),
             "--permanent-fault-rate" => params.permanent_fault_rate = value.parse().expect("--permanent-fault-rate P"),
             "--seed" => params.seed = value.parse().expect("--seed S"),
+            "--api" => {
+                params.rest = match value.as_str() {
+                    "rest" => true,
+                    "soap" => false,
+                    other => panic!("--api must be soap or rest, not {other}"),
+                }
+            }
             other => panic!("unknown argument {other}"),
         }
     }

@@ -16,7 +16,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use hmac::{Hmac, KeyInit, Mac};
-use segment_marketo::destination::{MarketoDestination, SoapDestination};
+use segment_marketo::delivery::{Config, Outbox};
+use segment_marketo::destination::{MarketoDestination, RestDestination, SoapDestination};
+use segment_marketo::request::Response;
 use segment_marketo::event::Message;
 use segment_marketo::munchkin::client::Client;
 use segment_marketo::plan::Plan;
@@ -29,9 +31,12 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
+const REST_SETTINGS: &str = r#"{"api":"rest","accountId":"561-HYG-937","clientId":"c","clientSecret":"s"}"#;
 const SETTINGS: &str = r#"{"accountId":"561-HYG-937","userId":"bigcorp1_461839624B16E06BA2D663","encryptionKey":"899756834129871744AAEE88DDCC77CDEEDEC1AAAD66","soapEndpoint":"https://561-HYG-937.mktoapi.com/soap/mktows/2_1","privateKey":"demo-private-key"}"#;
 
 struct Args {
+    outbox_messages: usize,
+    outbox_leads: usize,
     messages: usize,
     corpus: Option<String>,
     seed: u64,
@@ -39,6 +44,8 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        outbox_messages: 1_000_000,
+        outbox_leads: 100_000,
         messages: 20_000,
         corpus: None,
         seed: 7,
@@ -50,7 +57,9 @@ fn args() -> Args {
             ("--messages", Some(v)) => a.messages = v.parse().expect("--messages N"),
             ("--corpus", Some(v)) => a.corpus = Some(v),
             ("--seed", Some(v)) => a.seed = v.parse().expect("--seed S"),
-            (other, _) => panic!("unknown argument {other}; usage: throughput [--messages N] [--corpus FILE.jsonl] [--seed S]"),
+            ("--outbox-messages", Some(v)) => a.outbox_messages = v.parse().expect("--outbox-messages N"),
+            ("--outbox-leads", Some(v)) => a.outbox_leads = v.parse().expect("--outbox-leads N"),
+            (other, _) => panic!("unknown argument {other}; usage: throughput [--messages N] [--corpus FILE.jsonl] [--seed S] [--outbox-messages N] [--outbox-leads N]"),
         }
     }
     a
@@ -320,6 +329,34 @@ fn main() {
         allocs,
     });
 
+    // identify -> REST Sync Leads record and body.
+    let rest_settings = Settings::from_json(REST_SETTINGS).unwrap();
+    let rest = RestDestination::new(&rest_settings).unwrap();
+    let identify_rest = |input: &[u8], body: &mut String| {
+        body.clear();
+        if let Ok(Message::Identify(m)) = Message::from_slice(input) {
+            let mut w = Vec::new();
+            if let Ok(record) = rest.api().lead_input(&m, &mut w) {
+                let mut batch = rest.api().lead_batch();
+                if batch.push(record).is_ok() {
+                    body.push_str(&batch.body());
+                }
+            }
+        }
+    };
+    let mut body = String::new();
+    let sizes: Vec<usize> = identifies
+        .iter()
+        .map(|i| {
+            identify_rest(i, &mut body);
+            body.len()
+        })
+        .collect();
+    let ns = time_per_message(&identifies, rounds, |i| identify_rest(i, &mut body));
+    let allocs = allocs_per_message(&identifies, |i| identify_rest(i, &mut body));
+    let floor_ns = floor(&identifies, &sizes, rounds, |_| {});
+    results.push(Measured { name: "identify_rest", count: identifies.len(), ns, floor_ns, allocs });
+
     // ns per trait at 10, 100 and 10,000 traits (no quadratic step).
     let mut per_trait = serde_json::Map::new();
     for traits in [10usize, 100, 10_000] {
@@ -336,7 +373,55 @@ fn main() {
     }
     line.insert("identify_soap_ns_per_trait".into(), Value::Object(per_trait));
     line.insert("corpus".into(), json!(args.corpus.as_deref().unwrap_or("generated")));
+    line.insert("outbox".into(), outbox_run(args.outbox_messages, args.outbox_leads, &settings));
     println!("{}", Value::Object(line));
+}
+
+/// The scheduler: `messages` identifies over `leads` leads pushed through the outbox with
+/// simulated time and an instant, always-successful Marketo (no HTTP). Reports the cost per
+/// message and the most leads the outbox tracked at once.
+fn outbox_run(messages: usize, leads: usize, settings: &Settings) -> Value {
+    const OK: &[u8] = br#"<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><ns1:successSyncLead xmlns:ns1="http://www.marketo.com/mktows/"><result><leadId>1</leadId><syncStatus><leadId>1</leadId><status>UPDATED</status></syncStatus></result></ns1:successSyncLead></SOAP-ENV:Body></SOAP-ENV:Envelope>"#;
+    let mut outbox = Outbox::new(SoapDestination::new(settings).unwrap(), Config::default());
+    let response = Response::new(200, OK.to_vec());
+    let mut now = Timestamp::from_unix_ms(1_709_640_000_000);
+    let (mut next, mut outcomes, mut peak) = (0usize, 0usize, 0usize);
+    let mut json = String::new();
+    let start = Instant::now();
+    while outcomes < messages {
+        while next < messages {
+            json.clear();
+            let lead = (next * 7919) % leads.max(1);
+            json.push_str(&format!(r#"{{"type":"identify","traits":{{"email":"lead{lead}@example.com","n":{next},"plan":"p{}"}}}}"#, next % 7));
+            let Ok(msg) = Message::from_json(&json) else { break };
+            if outbox.push(&msg, now).is_err() {
+                break; // queue full: deliver first
+            }
+            next += 1;
+        }
+        while let Some(tx) = outbox.poll_transmit(now) {
+            outbox.handle_response(tx.tag, &response, now);
+        }
+        while outbox.poll_outcome().is_some() {
+            outcomes += 1;
+        }
+        peak = peak.max(outbox.tracked_leads());
+        match outbox.poll_timeout() {
+            Some(t) if t > now => now = t,
+            _ => now = now.plus_ms(1),
+        }
+    }
+    let elapsed = start.elapsed();
+    let stats = outbox.stats();
+    json!({
+        "messages": messages,
+        "leads": leads,
+        "ns_per_msg": (elapsed.as_nanos() as f64 / messages as f64).round(),
+        "requests": stats.requests,
+        "merged": stats.merged,
+        "peak_tracked_leads": peak,
+        "simulated_s": now.ms_since(Timestamp::from_unix_ms(1_709_640_000_000)) / 1000,
+    })
 }
 
 /// The floor: parse the same bytes with `IgnoredAny`, the unavoidable crypto, one copy of an

@@ -11,6 +11,7 @@ mod soak;
 #[test]
 fn soak_loses_nothing_and_breaks_no_rule() {
     let summary = soak::run(&soak::Params {
+        rest: false,
         messages: 2_000,
         leads: 60,
         fault_rate: 0.2,
@@ -26,4 +27,28 @@ fn soak_loses_nothing_and_breaks_no_rule() {
     assert!(summary.merged > 0, "identifies for the same lead were merged");
     assert!(summary.injected > 0 && summary.retries > 0, "faults were injected and retried");
     assert!(summary.bad_input > 0);
+}
+
+#[test]
+fn rest_soak_loses_nothing_breaks_no_rule_and_batches() {
+    let summary = soak::run(&soak::Params {
+        rest: true,
+        messages: 2_000,
+        leads: 60,
+        fault_rate: 0.2,
+        permanent_fault_rate: 0.01,
+        seed: 12,
+    });
+    eprintln!("{}", serde_json::to_string(&summary).unwrap());
+    assert_eq!(summary.lost, 0);
+    assert_eq!(summary.duplicates, 0);
+    assert_eq!(summary.server_violations, 0);
+    assert_eq!(summary.unexplained_failures, 0);
+    assert_eq!(summary.delivered + summary.failed + summary.skipped, summary.pushed);
+    assert!(
+        summary.calls < summary.pushed,
+        "batching: {} calls for {} messages",
+        summary.calls,
+        summary.pushed
+    );
 }
