@@ -47,7 +47,7 @@ pub struct Summary {
 
 /// One message for a random lead; tracks only for leads identified earlier in the stream (a custom
 /// activity needs an existing lead). Returns the message and its lead.
-fn message(rng: &mut fastrand::Rng, i: usize, leads: usize, identified: &mut Vec<bool>) -> (String, usize) {
+fn message(rng: &mut fastrand::Rng, i: usize, leads: usize, identified: &mut [bool]) -> (String, usize) {
     let mut lead = rng.usize(..leads);
     let cookie = if lead.is_multiple_of(5) {
         format!(r#","context":{{"Marketo":{{"marketoCookie":"id:561-HYG-937&token:_mch-soak.example-1374552656411-{lead:05}"}}}}"#)
