@@ -41,7 +41,10 @@ fn fast_config() -> Config {
 
 #[test]
 fn unknown_fields_are_dropped_and_the_rest_syncs() {
-    let fc = fake_marketo::Config { known_fields: Some(HashSet::from(["FirstName".to_owned(), "UserId".to_owned()])), ..Default::default() };
+    let fc = fake_marketo::Config {
+        known_fields: Some(HashSet::from(["FirstName".to_owned(), "UserId".to_owned()])),
+        ..Default::default()
+    };
     let fake = fake_marketo::start(fc).unwrap();
     let msg = r#"{"type":"identify","userId":"u1","traits":{"email":"a@x.com","firstName":"Ann","pants":"blue","shoe_size":9}}"#;
     let out = outcomes(&fake, fast_config(), vec![msg.into()]);
@@ -56,7 +59,10 @@ fn unknown_fields_are_dropped_and_the_rest_syncs() {
 
 #[test]
 fn a_burst_for_one_lead_is_merged_and_spaced_by_the_lock() {
-    let fc = fake_marketo::Config { lock_window: Duration::from_millis(200), ..Default::default() };
+    let fc = fake_marketo::Config {
+        lock_window: Duration::from_millis(200),
+        ..Default::default()
+    };
     let fake = fake_marketo::start(fc).unwrap();
     let messages: Vec<String> = (0..30)
         .map(|i| {
@@ -123,4 +129,59 @@ fn a_wrong_key_fails_every_sync_permanently() {
         out[0]
     );
     assert_eq!(out[0].attempts, 1);
+}
+
+#[test]
+fn rest_over_http_syncs_associates_and_records_activities() {
+    let fake = fake_marketo::start(fake_marketo::Config {
+        token_ttl: Duration::from_secs(3600),
+        ..Default::default()
+    })
+    .unwrap();
+    let settings = Settings::from_json(&format!(
+        r#"{{"api":"rest","accountId":"561-HYG-937","clientId":"{}","clientSecret":"{}","restEndpoint":"{}","identityEndpoint":"{}","beaconEndpoint":"{}",
+            "events":[{{"event":"Signed Up","marketoActivityId":100001,"primaryAttribute":"plan","properties":[{{"segmentProperty":"plan","marketoAttribute":"plan"}}]}}]}}"#,
+        fake_marketo::TEST_CLIENT_ID,
+        fake_marketo::TEST_CLIENT_SECRET,
+        fake.rest_base_url(),
+        fake.identity_url(),
+        fake.beacon_base_url()
+    ))
+    .unwrap();
+    let mut outbox = Outbox::new(
+        segment_marketo::destination::RestDestination::new(&settings).unwrap(),
+        fast_config(),
+    );
+    let cookie = r#","context":{"Marketo":{"marketoCookie":"id:561-HYG-937&token:_mch-x.com-1374552656411-90718"}}"#;
+    let mut messages: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                r#"{{"type":"identify","userId":"u{i}","traits":{{"email":"r{i}@x.com","firstName":"N{i}"}}{}}}"#,
+                if i == 0 { cookie } else { "" }
+            )
+        })
+        .collect();
+    messages.push(r#"{"type":"track","userId":"u3","event":"Signed Up","properties":{"plan":"pro"}}"#.into());
+    messages.push(r#"{"type":"track","userId":"u3","event":"Signed Up","properties":{"plan":"team"}}"#.into());
+    let mut out = Vec::new();
+    driver::run(&mut outbox, messages, 4, Duration::from_secs(5), |r| match r {
+        driver::Report::Outcome { outcome, .. } => out.push(outcome.delivery),
+        driver::Report::Unreadable { reason, .. } => panic!("{reason}"),
+    });
+    assert_eq!(out.len(), 42);
+    assert!(out.iter().all(|d| matches!(d, Delivery::Delivered { .. })), "{out:?}");
+    let counters = fake.counters();
+    assert_eq!(counters.tokens_issued, 1, "one token for everything");
+    assert!(
+        counters.rest_requests < 10,
+        "40 identifies batched: {} REST calls",
+        counters.rest_requests
+    );
+    assert_eq!(counters.rest_created, 40);
+    assert_eq!(fake.lead("r0@x.com").unwrap().rest_value("firstName").as_deref(), Some("N0"));
+    assert_eq!(fake.associations().len(), 1);
+    let activities = fake.activities();
+    assert_eq!(activities.len(), 2);
+    assert_eq!(Some(activities[0].lead_id), fake.lead("r3@x.com").map(|l| l.id));
+    assert_eq!(fake.violations_total(), 0, "{:?}", fake.violations());
 }
