@@ -1,4 +1,4 @@
-//! A local fake Marketo (SOAP syncLead and the Munchkin beacon) on 127.0.0.1, for trying the
+//! A local fake Marketo (SOAP syncLead, the REST API and the Munchkin beacon) on 127.0.0.1, for trying the
 //! crate without an account: `cargo run --example fake-marketo -- --port 0` prints its address.
 //! `--help` lists the options (limits, injected faults, clock skew).
 
@@ -15,6 +15,8 @@ fn main() -> Result<(), String> {
     println!("fake Marketo listening on {}", fake.base_url());
     println!("  SOAP endpoint:   {}", fake.soap_url());
     println!("  beacon endpoint: {}", fake.beacon_base_url());
+    println!("  REST endpoint:   {}", fake.rest_base_url());
+    println!("  identity:        {}", fake.identity_url());
     loop {
         std::thread::sleep(std::time::Duration::from_secs(10));
         eprintln!("{}", fake.counters());
