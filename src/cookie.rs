@@ -10,6 +10,8 @@ use std::fmt;
 
 use sha1::{Digest, Sha1};
 
+use crate::event::Common;
+use crate::plan::{Warning, WarningKind};
 use crate::settings::is_munchkin_id;
 
 /// The domain written into derived visitor tokens (see [`Cookie::derive`]). `.invalid` is
@@ -125,6 +127,23 @@ impl<'a> Cookie<'a> {
 impl fmt::Display for Cookie<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "id:{}&token:{}", self.munchkin_id, self.token)
+    }
+}
+
+/// The message's `context.Marketo.marketoCookie`, parsed. A malformed cookie is not an error: it
+/// becomes an [`WarningKind::InvalidCookie`] warning that ends with `consequence` (what happens
+/// instead), and `None`.
+pub fn from_message<'a>(common: &'a Common<'_>, consequence: &str, warnings: &mut Vec<Warning>) -> Option<Cookie<'a>> {
+    let raw = common.context.marketo_cookie.as_deref()?;
+    match Cookie::parse(raw) {
+        Ok(cookie) => Some(cookie),
+        Err(e) => {
+            warnings.push(Warning::new(
+                WarningKind::InvalidCookie,
+                format!("{}: context.Marketo.marketoCookie: {e}; {consequence}", common.message_ref()),
+            ));
+            None
+        }
     }
 }
 

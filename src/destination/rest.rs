@@ -12,7 +12,7 @@ use crate::cookie::Cookie;
 use crate::error::Error;
 use crate::event::{Common, Identify, Page, Track};
 use crate::munchkin::beacon::Beacons;
-use crate::plan::{Operation, Plan, SkipReason, Step, Warning, WarningKind};
+use crate::plan::{Operation, Plan, SkipReason, Step, Warning};
 use crate::request::{Request, Response};
 use crate::rest::{AccessToken, RestApi, TokenState};
 use crate::settings::Settings;
@@ -79,21 +79,7 @@ impl MarketoDestination for RestDestination {
     fn identify(&self, msg: &Identify<'_>, now: Timestamp) -> Result<Plan, Error> {
         let mut warnings = Vec::new();
         let input = self.api.lead_input(msg, &mut warnings)?;
-        let cookie = msg
-            .common
-            .context
-            .marketo_cookie
-            .as_deref()
-            .and_then(|raw| match Cookie::parse(raw) {
-                Ok(c) => Some(c.into_owned()),
-                Err(e) => {
-                    warnings.push(Warning::new(
-                        WarningKind::InvalidCookie,
-                        format!("{}: context.Marketo.marketoCookie not associated: {e}", msg.common.message_ref()),
-                    ));
-                    None
-                }
-            });
+        let cookie = crate::cookie::from_message(&msg.common, "it is not associated", &mut warnings).map(Cookie::into_owned);
         let operation = Operation::RestSyncLead { input, cookie };
         let request = self.render(&operation, now)?;
         Ok(self.send(now, Step { operation, request }, warnings))

@@ -149,17 +149,8 @@ impl Beacons {
     /// The visitor a track or page is for: the message's cookie, else one derived from `userId`,
     /// else `anonymousId`.
     pub fn visitor(&self, common: &Common<'_>, warnings: &mut Vec<Warning>) -> Result<Cookie<'static>, Error> {
-        if let Some(raw) = common.context.marketo_cookie.as_deref() {
-            match Cookie::parse(raw) {
-                Ok(c) => return Ok(c.into_owned()),
-                Err(e) => warnings.push(Warning::new(
-                    WarningKind::InvalidCookie,
-                    format!(
-                        "{}: context.Marketo.marketoCookie ignored: {e}; using a visitor derived from the user id",
-                        common.message_ref()
-                    ),
-                )),
-            }
+        if let Some(cookie) = crate::cookie::from_message(common, "a visitor derived from the user id is used instead", warnings) {
+            return Ok(cookie.into_owned());
         }
         let user = common.user_id.as_deref().or(common.anonymous_id.as_deref());
         match user {
@@ -296,7 +287,9 @@ fn simple_location(url: &str) -> Option<(String, String, String)> {
         None => (authority, ""),
     };
     let host_ok = !host.is_empty()
-        && host.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && !host.starts_with(['.', '-'])
         && !host.contains("..");
     if !host_ok || port.parse::<u32>().is_ok_and(|p| p > 65_535) || (port.is_empty() && authority.ends_with(':')) {

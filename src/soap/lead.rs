@@ -172,24 +172,7 @@ pub fn visit<'a>(
     if let (false, Some(user_id)) = (has_user_id_trait, msg.common.user_id.as_deref()) {
         attribute(FieldName::Trait("userId"), AttrValue::Text(Cow::Borrowed(user_id)));
     }
-    let cookie = msg
-        .common
-        .context
-        .marketo_cookie
-        .as_deref()
-        .and_then(|raw| match Cookie::parse(raw) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                warnings.push(Warning::new(
-                    WarningKind::InvalidCookie,
-                    format!(
-                        "{}: context.Marketo.marketoCookie not sent: {e}; the lead is synced by email",
-                        msg.common.message_ref()
-                    ),
-                ));
-                None
-            }
-        });
+    let cookie = crate::cookie::from_message(&msg.common, "it is not sent; the lead is synced by email", warnings);
     Ok((email, cookie))
 }
 
