@@ -18,10 +18,10 @@ use std::time::Instant;
 use hmac::{Hmac, KeyInit, Mac};
 use segment_marketo::delivery::{Config, Outbox};
 use segment_marketo::destination::{MarketoDestination, RestDestination, SoapDestination};
-use segment_marketo::request::Response;
 use segment_marketo::event::Message;
 use segment_marketo::munchkin::client::Client;
 use segment_marketo::plan::Plan;
+use segment_marketo::request::Response;
 use segment_marketo::settings::Settings;
 use segment_marketo::time::Timestamp;
 use serde_json::{Value, json};
@@ -59,7 +59,9 @@ fn args() -> Args {
             ("--seed", Some(v)) => a.seed = v.parse().expect("--seed S"),
             ("--outbox-messages", Some(v)) => a.outbox_messages = v.parse().expect("--outbox-messages N"),
             ("--outbox-leads", Some(v)) => a.outbox_leads = v.parse().expect("--outbox-leads N"),
-            (other, _) => panic!("unknown argument {other}; usage: throughput [--messages N] [--corpus FILE.jsonl] [--seed S] [--outbox-messages N] [--outbox-leads N]"),
+            (other, _) => panic!(
+                "unknown argument {other}; usage: throughput [--messages N] [--corpus FILE.jsonl] [--seed S] [--outbox-messages N] [--outbox-leads N]"
+            ),
         }
     }
     a
@@ -355,7 +357,13 @@ fn main() {
     let ns = time_per_message(&identifies, rounds, |i| identify_rest(i, &mut body));
     let allocs = allocs_per_message(&identifies, |i| identify_rest(i, &mut body));
     let floor_ns = floor(&identifies, &sizes, rounds, |_| {});
-    results.push(Measured { name: "identify_rest", count: identifies.len(), ns, floor_ns, allocs });
+    results.push(Measured {
+        name: "identify_rest",
+        count: identifies.len(),
+        ns,
+        floor_ns,
+        allocs,
+    });
 
     // ns per trait at 10, 100 and 10,000 traits (no quadratic step).
     let mut per_trait = serde_json::Map::new();
@@ -392,7 +400,10 @@ fn outbox_run(messages: usize, leads: usize, settings: &Settings) -> Value {
         while next < messages {
             json.clear();
             let lead = (next * 7919) % leads.max(1);
-            json.push_str(&format!(r#"{{"type":"identify","traits":{{"email":"lead{lead}@example.com","n":{next},"plan":"p{}"}}}}"#, next % 7));
+            json.push_str(&format!(
+                r#"{{"type":"identify","traits":{{"email":"lead{lead}@example.com","n":{next},"plan":"p{}"}}}}"#,
+                next % 7
+            ));
             let Ok(msg) = Message::from_json(&json) else { break };
             if outbox.push(&msg, now).is_err() {
                 break; // queue full: deliver first

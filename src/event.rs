@@ -607,7 +607,6 @@ struct Parsed<'a> {
 /// Parses the top-level object, recording the known field being read so an error can name it.
 struct ParsedSeed<'s>(&'s mut &'static str);
 
-
 impl<'de> DeserializeSeed<'de> for ParsedSeed<'_> {
     type Value = Parsed<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Parsed<'de>, D::Error> {

@@ -76,7 +76,10 @@ const CLIENT_SECRET: &str = "rest-client-secret-value";
 const ACCESS_TOKEN: &str = "cdf01657-110d-4155-99a7-f986b2ff13a0:int";
 
 fn rest_settings() -> Settings {
-    Settings::from_json(&format!(r#"{{"api":"rest","accountId":"561-HYG-937","clientId":"cid","clientSecret":"{CLIENT_SECRET}"}}"#)).unwrap()
+    Settings::from_json(&format!(
+        r#"{{"api":"rest","accountId":"561-HYG-937","clientId":"cid","clientSecret":"{CLIENT_SECRET}"}}"#
+    ))
+    .unwrap()
 }
 
 fn assert_rest_clean(what: &str, text: &str) {
@@ -103,7 +106,10 @@ fn rest_types_never_show_the_client_secret_or_the_token() {
         TokenState::Fetch(request) => {
             // The secret is in the URL the transport sends, and nowhere a log would show it.
             assert!(request.url.contains(CLIENT_SECRET));
-            assert_rest_clean("token Request", &format!("{request:?} {}", serde_json::to_string(&request).unwrap()));
+            assert_rest_clean(
+                "token Request",
+                &format!("{request:?} {}", serde_json::to_string(&request).unwrap()),
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -115,9 +121,17 @@ fn rest_types_never_show_the_client_secret_or_the_token() {
 
     // Through the outbox: every transmit, outcome and the outbox itself.
     let mut outbox = Outbox::new(RestDestination::new(&settings).unwrap(), Config::default());
-    outbox.push(&Message::from_json(r#"{"type":"identify","traits":{"email":"a@b.co"}}"#).unwrap(), now).unwrap();
+    outbox
+        .push(
+            &Message::from_json(r#"{"type":"identify","traits":{"email":"a@b.co"}}"#).unwrap(),
+            now,
+        )
+        .unwrap();
     let tx = outbox.poll_transmit(now).unwrap();
-    assert_rest_clean("Transmit(token)", &format!("{tx:?} {}", serde_json::to_string(&tx.request).unwrap()));
+    assert_rest_clean(
+        "Transmit(token)",
+        &format!("{tx:?} {}", serde_json::to_string(&tx.request).unwrap()),
+    );
     let answer = format!(r#"{{"access_token":"{ACCESS_TOKEN}","token_type":"bearer","expires_in":3599}}"#);
     outbox.handle_response(tx.tag, &Response::new(200, answer), now);
     let tx = outbox.poll_transmit(now).unwrap();
@@ -129,7 +143,13 @@ fn rest_types_never_show_the_client_secret_or_the_token() {
     let mut holder = dest.api().token_holder();
     let _ = holder.token(now);
     let err = holder
-        .handle_token_response(&Response::new(401, format!(r#"{{"error":"unauthorized","error_description":"bad secret {CLIENT_SECRET}"}}"#)), now)
+        .handle_token_response(
+            &Response::new(
+                401,
+                format!(r#"{{"error":"unauthorized","error_description":"bad secret {CLIENT_SECRET}"}}"#),
+            ),
+            now,
+        )
         .unwrap_err();
     assert_rest_clean("token error", &format!("{err} {err:?}"));
 }
@@ -137,13 +157,27 @@ fn rest_types_never_show_the_client_secret_or_the_token() {
 #[test]
 fn replay_output_shows_no_secret() {
     let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("examples").join(format!("replay{}", std::env::consts::EXE_SUFFIX));
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(format!("replay{}", std::env::consts::EXE_SUFFIX));
     for args in [&["--api", "rest"][..], &["--api", "soap"][..], &["--side", "client"][..]] {
-        let out = std::process::Command::new(&bin).args(args).stdin(std::process::Stdio::null()).output().expect("run replay");
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run replay");
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success(), "{text}");
         // The demo settings' secrets (demo-settings.json).
-        for secret in ["899756834129871744AAEE88DDCC77CDEEDEC1AAAD66", "demo-client-secret", "demo-private-key"] {
+        for secret in [
+            "899756834129871744AAEE88DDCC77CDEEDEC1AAAD66",
+            "demo-client-secret",
+            "demo-private-key",
+        ] {
             assert!(!text.contains(secret), "replay {args:?} prints {secret}");
         }
     }

@@ -49,7 +49,11 @@ pub(crate) fn write_head(signer: &Signer, now: Timestamp, email: &str, out: &mut
 /// Writes one `attribute`; the first one also opens `leadAttributeList` (the caller tracks that
 /// through [`write_tail`]'s `had_attributes`). `name` writes the escaped name, `value` the escaped
 /// value; each returns how many characters it removed.
-pub(crate) fn write_attribute(out: &mut String, name: impl FnOnce(&mut String) -> usize, value: impl FnOnce(&mut String) -> usize) -> usize {
+pub(crate) fn write_attribute(
+    out: &mut String,
+    name: impl FnOnce(&mut String) -> usize,
+    value: impl FnOnce(&mut String) -> usize,
+) -> usize {
     if !out.ends_with("</attribute>") {
         out.push_str("<leadAttributeList>");
     }
