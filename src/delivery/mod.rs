@@ -173,21 +173,27 @@ pub struct Stats {
     pub lookups: u64,
 }
 
-/// The lead key of a message: the per-lead rules apply per key, so a fleet partitions its stream
-/// by it (see the README, "Delivering"). Identify: the cookie token when the message has a valid
-/// cookie, else the email. Track and page: the cookie token, else the `userId`, else the
-/// `anonymousId` (they have no lock, but keeping a user's events together keeps them in order).
+/// The partition key of a message: a fleet partitions its stream by it so that one outbox sees
+/// every message of a lead (see the README, "Delivering").
+///
+/// Identify: the email, lower-cased (Marketo matches emails without case; every identify the
+/// crate can send has one, and the same person with and without a cookie stays in one partition).
+/// Track and page: the `userId`, else the `anonymousId`, else the cookie token: the key a REST
+/// activity is looked up by, and what keeps one user's events in order. `None` when the message
+/// has none of these (it cannot be delivered anyway).
 pub fn lead_key(message: &Message<'_>) -> Option<String> {
     let common = message.common();
-    let cookie = common
-        .context
-        .marketo_cookie
-        .as_deref()
-        .and_then(|c| Cookie::parse(c).ok())
-        .map(|c| c.token.into_owned());
     match message {
-        Message::Identify(m) => cookie.or_else(|| email_of(m).map(str::to_owned)),
-        _ => cookie.or_else(|| common.user_id.as_deref().or(common.anonymous_id.as_deref()).map(str::to_owned)),
+        Message::Identify(m) => email_of(m).map(str::to_ascii_lowercase),
+        _ => common
+            .user_id
+            .as_deref()
+            .or(common.anonymous_id.as_deref())
+            .map(str::to_owned)
+            .or_else(|| {
+                let raw = common.context.marketo_cookie.as_deref()?;
+                Cookie::parse(raw).ok().map(|c| c.token.into_owned())
+            }),
     }
 }
 
@@ -948,4 +954,29 @@ fn splitmix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lead_keys() {
+        let key = |j: &str| lead_key(&Message::from_json(j).unwrap());
+        let cookie = r#""context":{"Marketo":{"marketoCookie":"id:561-HYG-937&token:_mch-a.com-1374552656411-00001"}}"#;
+        assert_eq!(
+            key(&format!(r#"{{"type":"identify","traits":{{"email":"A@B.co"}},{cookie}}}"#)),
+            Some("a@b.co".into())
+        );
+        assert_eq!(key(r#"{"type":"identify","userId":"x@y.co"}"#), Some("x@y.co".into()));
+        assert_eq!(key(r#"{"type":"identify","userId":"u1"}"#), None);
+        assert_eq!(
+            key(r#"{"type":"track","userId":"u1","anonymousId":"a","event":"E"}"#),
+            Some("u1".into())
+        );
+        assert_eq!(
+            key(&format!(r#"{{"type":"page",{cookie}}}"#)),
+            Some("_mch-a.com-1374552656411-00001".into())
+        );
+    }
 }
