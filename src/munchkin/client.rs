@@ -823,6 +823,19 @@ fn normalize(key: &str) -> String {
         .collect()
 }
 
+/// `path` (ASCII, normalised) without the normalised form of `key` at its start, when it starts
+/// with it; [`normalize`] without allocating.
+fn strip_normalized<'p>(path: &'p str, key: &str) -> Option<&'p str> {
+    let mut rest = path.as_bytes();
+    for c in key.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.') {
+        match rest.split_first() {
+            Some((&b, tail)) if b == c.to_ascii_lowercase() as u8 => rest = tail,
+            _ => return None,
+        }
+    }
+    path.get(path.len() - rest.len()..)
+}
+
 /// obj-case `get(obj, path)` with an already normalised `path`: the first key (in JavaScript
 /// order) whose normalised form is `path`, or a prefix of it followed by `.` (then the rest is
 /// looked up inside that value). `Some(Null)` for a `null` found on the way, `None` for
@@ -830,7 +843,7 @@ fn normalize(key: &str) -> String {
 /// of strings and arrays.
 fn obj_case<'x>(obj: &JsObject<'x>, path: &str) -> Option<Value<'x>> {
     for (key, value) in &obj.entries {
-        let Some(rest) = path.strip_prefix(normalize(key).as_str()) else {
+        let Some(rest) = strip_normalized(path, key) else {
             continue;
         };
         if !(rest.is_empty() || rest.starts_with('.')) {
