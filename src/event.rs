@@ -90,7 +90,10 @@ impl<'a> Value<'a> {
             Some(b'"') => {
                 let inner = &raw[1..raw.len() - 1];
                 if inner.contains('\\') {
-                    Value::String(Cow::Owned(serde_json::from_str::<String>(raw)?))
+                    match unescape_json(inner) {
+                        Some(text) => Value::String(Cow::Owned(text)),
+                        None => Value::String(Cow::Owned(serde_json::from_str::<String>(raw)?)),
+                    }
                 } else {
                     Value::String(Cow::Borrowed(inner))
                 }
@@ -103,6 +106,56 @@ impl<'a> Value<'a> {
             _ => Value::Number(Cow::Borrowed(raw)),
         })
     }
+}
+
+/// Decodes the inside of a JSON string (validated by serde_json already) in one allocation; `None`
+/// for anything unexpected, which the caller hands to serde_json instead.
+fn unescape_json(inner: &str) -> Option<String> {
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    let hex4 = |chars: &mut std::str::Chars<'_>| -> Option<u32> {
+        let digits: String = chars.by_ref().take(4).collect();
+        if digits.len() == 4 {
+            u32::from_str_radix(&digits, 16).ok()
+        } else {
+            None
+        }
+    };
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            '"' => out.push('"'),
+            '\\' => out.push('\\'),
+            '/' => out.push('/'),
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'u' => {
+                let first = hex4(&mut chars)?;
+                let code = if (0xD800..0xDC00).contains(&first) {
+                    // A high surrogate must be followed by \u and a low one.
+                    if chars.next()? != '\\' || chars.next()? != 'u' {
+                        return None;
+                    }
+                    let low = hex4(&mut chars)?;
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return None;
+                    }
+                    0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    first
+                };
+                out.push(char::from_u32(code)?);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 /// Copies JSON text without the whitespace outside strings (`{"a": [1, 2]}` -> `{"a":[1,2]}`),
@@ -755,6 +808,23 @@ mod tests {
         ] {
             assert!(!looks_like_email(no), "{no:?}");
         }
+    }
+
+    #[test]
+    fn unescape_agrees_with_serde_json() {
+        for raw in [
+            r#""a\"b""#,
+            r#""\\ \/ \b\f\n\r\t""#,
+            r#""\u00e9\u6771\ud83d\ude00""#,
+            r#""x\u0000y""#,
+        ] {
+            let inner = &raw[1..raw.len() - 1];
+            assert_eq!(unescape_json(inner), Some(serde_json::from_str::<String>(raw).unwrap()), "{raw}");
+        }
+        // Lone surrogates: serde_json decides (it rejects them); never a panic here.
+        assert_eq!(unescape_json(r"\ud800"), None);
+        assert_eq!(unescape_json(r"\ud800\u0041"), None);
+        assert_eq!(unescape_json(r"\u12"), None);
     }
 
     #[test]
