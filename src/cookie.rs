@@ -56,7 +56,15 @@ impl<'a> Cookie<'a> {
             return Err(CookieError::Empty);
         }
         if text.contains('%') {
-            let decoded = percent_decode(text).ok_or(CookieError::BadEncoding)?;
+            // URL-encoded once (as seen), or twice at most; deeper is not a cookie. Bounded so that
+            // `%252525…` cannot recurse without end.
+            let mut decoded = percent_decode(text).ok_or(CookieError::BadEncoding)?;
+            if decoded.contains('%') {
+                decoded = percent_decode(&decoded).ok_or(CookieError::BadEncoding)?;
+                if decoded.contains('%') {
+                    return Err(CookieError::BadEncoding);
+                }
+            }
             return Cookie::parse(&decoded).map(Cookie::into_owned);
         }
         let (first, second) = text.split_once('&').ok_or(CookieError::Shape)?;
@@ -215,6 +223,11 @@ mod tests {
         assert_eq!(Cookie::parse("id:561-HYG-937&token:mch-a.com-1-2"), Err(CookieError::BadToken));
         assert_eq!(Cookie::parse("id%3"), Err(CookieError::BadEncoding));
         assert_eq!(Cookie::parse("id%FF%FE"), Err(CookieError::BadEncoding));
+        // Found by fuzzing: a long run of %25 recursed once per layer.
+        let deep = format!("%{}", "25".repeat(100_000));
+        assert_eq!(Cookie::parse(&deep), Err(CookieError::BadEncoding));
+        let twice = "id%253A561-HYG-937%2526token%253A_mch-marketo.com-1374552656411-90718";
+        assert_eq!(Cookie::parse(twice).unwrap().to_string(), CANON);
     }
 
     #[test]
