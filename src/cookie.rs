@@ -181,8 +181,11 @@ fn percent_decode(text: &str) -> Option<String> {
     while i < b.len() {
         if b[i] == b'%' {
             let hex = b.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Two hex digits exactly (from_str_radix alone would take a sign: `%+9`).
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(b[i]);
@@ -223,6 +226,7 @@ mod tests {
         assert_eq!(Cookie::parse("id:561-HYG-937&token:mch-a.com-1-2"), Err(CookieError::BadToken));
         assert_eq!(Cookie::parse("id%3"), Err(CookieError::BadEncoding));
         assert_eq!(Cookie::parse("id%FF%FE"), Err(CookieError::BadEncoding));
+        assert_eq!(Cookie::parse("id%+9"), Err(CookieError::BadEncoding));
         // Found by fuzzing: a long run of %25 recursed once per layer.
         let deep = format!("%{}", "25".repeat(100_000));
         assert_eq!(Cookie::parse(&deep), Err(CookieError::BadEncoding));

@@ -557,7 +557,10 @@ impl<'a> Message<'a> {
     /// Parses one message from JSON text. Strings without escapes borrow from `json`.
     pub fn from_json(json: &'a str) -> Result<Message<'a>, Error> {
         Self::parse(json.as_bytes(), |seed| {
-            seed.deserialize(&mut serde_json::Deserializer::from_str(json))
+            let mut de = serde_json::Deserializer::from_str(json);
+            let parsed = seed.deserialize(&mut de)?;
+            de.end()?; // nothing but whitespace may follow the message
+            Ok(parsed)
         })
     }
 
@@ -567,7 +570,12 @@ impl<'a> Message<'a> {
         // every borrowed raw value again.
         match std::str::from_utf8(json) {
             Ok(text) => Self::from_json(text),
-            Err(_) => Self::parse(json, |seed| seed.deserialize(&mut serde_json::Deserializer::from_slice(json))),
+            Err(_) => Self::parse(json, |seed| {
+                let mut de = serde_json::Deserializer::from_slice(json);
+                let parsed = seed.deserialize(&mut de)?;
+                de.end()?;
+                Ok(parsed)
+            }),
         }
     }
 
@@ -777,6 +785,8 @@ mod tests {
         assert!(text.contains("m1") && text.contains("`traits`"), "{text}");
         let err = Message::from_json(r#"{"messageId":"m2","type":"track"}"#).unwrap_err();
         assert_eq!(err.to_string(), "message \"m2\": required field `event` is missing");
+        assert!(Message::from_json(r#"{"type":"group"}x"#).is_err(), "trailing text");
+        assert!(Message::from_json("{\"type\":\"group\"} \n").is_ok());
         let err = Message::from_json("not json").unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidJson);
     }

@@ -79,48 +79,91 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
     encode_uri_component(view.host, out);
     out.push_str("&_mchPo=");
     encode_uri_component(&view.port, out);
-    out.push_str("&_mchRu=");
-    encode_uri_component(view.path, out);
-    out.push_str("&_mchPc=");
-    encode_uri_component(&view.protocol, out);
-    out.push_str("&_mchVr=159&_mchHa=");
-    encode_uri_component(view.hash, out);
-    let mut cut = Vec::new();
-    let mut referrer = String::new();
-    encode_uri_component(view.referrer, &mut referrer);
-    let mut query = String::new();
-    encode_uri_component(view.query, &mut query);
-    let fixed = out.len() - start + "&_mchRe=&_mchQp=".len();
-    if fixed + referrer.len() + query.len() > MAX_URL_BYTES {
-        let room = MAX_URL_BYTES.saturating_sub(fixed + referrer.len());
-        if query.len() > room {
-            truncate_encoded(&mut query, room);
-            cut.push("_mchQp");
-        }
-        let room = MAX_URL_BYTES.saturating_sub(fixed + query.len());
-        if referrer.len() > room {
-            truncate_encoded(&mut referrer, room);
-            cut.push("_mchRe");
-        }
+    // The page parts, encoded, in the order they are cut when the URL would pass 8 KB: the
+    // query, the referrer, the fragment, then the path.
+    let mut parts: [(&'static str, String); 4] = Default::default();
+    for (slot, (name, value)) in parts.iter_mut().zip([
+        ("_mchQp", view.query),
+        ("_mchRe", view.referrer),
+        ("_mchHa", view.hash),
+        ("_mchRu", view.path),
+    ]) {
+        slot.0 = name;
+        encode_uri_component(value, &mut slot.1);
     }
+    let mut protocol = String::new();
+    encode_uri_component(&view.protocol, &mut protocol);
+    let fixed = out.len() - start + "&_mchRu=&_mchPc=&_mchVr=159&_mchHa=&_mchRe=&_mchQp=".len() + protocol.len();
+    let mut cut = Vec::new();
+    let mut total = fixed + parts.iter().map(|(_, v)| v.len()).sum::<usize>();
+    for (name, value) in parts.iter_mut() {
+        if total <= MAX_URL_BYTES {
+            break;
+        }
+        let room = value.len().saturating_sub(total - MAX_URL_BYTES);
+        total -= value.len();
+        truncate_encoded(value, room);
+        total += value.len();
+        cut.push(*name);
+    }
+    let [(_, query), (_, referrer), (_, hash), (_, path)] = &parts;
+    out.push_str("&_mchRu=");
+    out.push_str(path);
+    out.push_str("&_mchPc=");
+    out.push_str(&protocol);
+    out.push_str("&_mchVr=159&_mchHa=");
+    out.push_str(hash);
     out.push_str("&_mchRe=");
-    out.push_str(&referrer);
+    out.push_str(referrer);
     out.push_str("&_mchQp=");
-    out.push_str(&query);
+    out.push_str(query);
     cut
 }
 
-/// Cuts percent-encoded ASCII text to at most `max` bytes without splitting a `%XX` escape.
+/// Cuts percent-encoded ASCII text to at most `max` bytes without splitting a `%XX` escape or the
+/// escapes of one UTF-8 character (so the cut text still decodes to valid UTF-8).
 fn truncate_encoded(text: &mut String, max: usize) {
     if text.len() <= max {
         return;
     }
-    let mut end = max;
     let b = text.as_bytes();
+    let mut end = max;
     if end >= 1 && b[end - 1] == b'%' {
         end -= 1;
     } else if end >= 2 && b[end - 2] == b'%' {
         end -= 2;
+    }
+    // Walk back over trailing escapes of non-ASCII bytes: continuation bytes (0x80-0xBF) and at
+    // most one lead byte. Keep them only when the character is complete.
+    let byte_at = |at: usize| -> Option<u8> {
+        let hex = b.get(at + 1..at + 3)?;
+        (b[at] == b'%')
+            .then(|| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok())
+            .flatten()
+    };
+    let mut at = end;
+    let mut continuation = 0;
+    while at >= 3 {
+        match byte_at(at - 3) {
+            Some(byte) if (0x80..0xC0).contains(&byte) => {
+                continuation += 1;
+                at -= 3;
+            }
+            Some(lead) if lead >= 0xC0 => {
+                let needed = if lead >= 0xF0 {
+                    3
+                } else if lead >= 0xE0 {
+                    2
+                } else {
+                    1
+                };
+                if continuation < needed {
+                    end = at - 3;
+                }
+                break;
+            }
+            _ => break,
+        }
     }
     text.truncate(end);
 }
@@ -166,6 +209,16 @@ impl Beacons {
         let cookie = self.visitor(common, &mut warnings)?;
         let mut url = String::with_capacity(256);
         let cut = write_visit_web_page(&self.beacon_base, now, &cookie, view, &mut url);
+        if url.len() > MAX_URL_BYTES {
+            // The parts that cannot be cut (host, visitor token) alone pass Marketo's 8 KB.
+            return Err(Error::TooLarge {
+                message: common.message_ref(),
+                reason: format!(
+                    "the beacon URL would be {} bytes even with the page parts cut; Marketo takes at most {MAX_URL_BYTES}",
+                    url.len()
+                ),
+            });
+        }
         if !cut.is_empty() {
             warnings.push(Warning::new(
                 WarningKind::Truncated,
@@ -282,16 +335,24 @@ fn simple_location(url: &str) -> Option<(String, String, String)> {
     };
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
     let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => (h, p.trim_start_matches('0')),
+        Some((h, p)) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            let trimmed = p.trim_start_matches('0');
+            (h, if trimmed.is_empty() { "0" } else { trimmed })
+        }
         Some(_) => return None,
         None => (authority, ""),
     };
+    // A host whose last label is numeric is an IPv4 address to the URL standard, and `xn--` labels
+    // need IDNA checks: both go to the `url` crate.
+    let last_label = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
     let host_ok = !host.is_empty()
         && host
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && !host.starts_with(['.', '-'])
-        && !host.contains("..");
+        && !host.contains("..")
+        && last_label.starts_with(|c: char| c.is_ascii_lowercase())
+        && !host.split('.').any(|l| l.starts_with("xn--"));
     if !host_ok || port.parse::<u32>().is_ok_and(|p| p > 65_535) || (port.is_empty() && authority.ends_with(':')) {
         return None;
     }
@@ -337,6 +398,12 @@ mod tests {
             "https://xn--bcher-kva.example/",
             "https://bücher.example/",
             "https://example.com:99999/",
+            "http://1.2.3/",
+            "http://0x7f.1/",
+            "https://example.com:0/",
+            "https://999.1.1.1/",
+            "https://a.b.1/",
+            "https://xn--a/",
             "https://example.com:/",
             "ftp://example.com/",
             "https:///path",
@@ -358,5 +425,21 @@ mod tests {
         let mut s = "ab%20cd".to_string();
         truncate_encoded(&mut s, 5);
         assert_eq!(s, "ab%20");
+        // "é€" is %C3%A9%E2%82%AC: a cut inside € drops all of it, keeps é.
+        for max in 6..15 {
+            let mut s = "%C3%A9%E2%82%AC".to_string();
+            truncate_encoded(&mut s, max);
+            assert_eq!(
+                s,
+                if max < 6 {
+                    ""
+                } else if max < 15 {
+                    "%C3%A9"
+                } else {
+                    "%C3%A9%E2%82%AC"
+                },
+                "{max}"
+            );
+        }
     }
 }

@@ -92,14 +92,22 @@ pub fn is_xml_char(c: char) -> bool {
 }
 
 /// Appends raw JSON (an object or array) compacted and XML-escaped in one pass: whitespace
-/// outside strings dropped, as [`crate::event::write_compact_json`] does. JSON text has no
-/// control characters outside escapes, so nothing is removed.
+/// outside strings dropped, as [`crate::event::write_compact_json`] does. JSON text has no raw
+/// control characters, but may hold U+FFFE and U+FFFF, which are removed and counted.
 pub fn escape_compact_json(raw: &str, out: &mut String) -> usize {
     let bytes = raw.as_bytes();
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let (mut in_string, mut escaped) = (false, false);
+    let (mut start, mut i, mut removed) = (0, 0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        // U+FFFE and U+FFFF may stand raw in JSON text; XML 1.0 cannot carry them.
+        if b == 0xEF && bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) {
+            out.push_str(&raw[start..i]);
+            removed += 1;
+            i += 3;
+            start = i;
+            continue;
+        }
         let cut = if in_string {
             if escaped {
                 escaped = false;
@@ -126,9 +134,10 @@ pub fn escape_compact_json(raw: &str, out: &mut String) -> usize {
             }
             start = i + 1;
         }
+        i += 1;
     }
     out.push_str(&raw[start..]);
-    0
+    removed
 }
 
 /// Bytes [`escape_text`] must look at: `& < > "`, CR, the C0 controls other than tab and LF, and
@@ -201,13 +210,14 @@ mod tests {
 
     #[test]
     fn compact_json_escapes_like_the_two_steps() {
-        let raw = "{ \"a <b>\" : [ 1 , \"x & \\\" y\" ], \"c\": { } }";
+        let raw = "{ \"a <b>\" : [ 1 , \"x & \\\" y\u{fffe}\" ], \"c\": { } }";
         let mut compact = String::new();
         crate::event::write_compact_json(raw, &mut compact);
         let mut two_steps = String::new();
-        escape_text(&compact, &mut two_steps);
+        let removed = escape_text(&compact, &mut two_steps);
         let mut one_pass = String::new();
-        escape_compact_json(raw, &mut one_pass);
+        assert_eq!(escape_compact_json(raw, &mut one_pass), removed);
+        assert_eq!(removed, 1);
         assert_eq!(one_pass, two_steps);
     }
 
