@@ -7,7 +7,9 @@
 //! `_mchPo` only for a non-default port, `_mchPc` the scheme with its colon (as
 //! `location.protocol`).
 
-use super::{encode_uri_component, write_track_params, write_track_path};
+use std::fmt::Write as _;
+
+use super::{encode_uri_component, encoded_len, write_track_params, write_track_path};
 use crate::cookie::Cookie;
 use crate::error::Error;
 use crate::event::{Common, Page, Track};
@@ -70,7 +72,7 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
     let start = out.len();
     out.push_str(base.trim_end_matches('/'));
     out.push_str("/webevents/visitWebPage?_mchNc=");
-    out.push_str(&now.unix_ms().to_string());
+    let _ = write!(out, "{}", now.unix_ms());
     out.push_str("&_mchCn=&_mchId=");
     encode_uri_component(&cookie.munchkin_id, out);
     out.push_str("&_mchTk=");
@@ -79,6 +81,24 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
     encode_uri_component(view.host, out);
     out.push_str("&_mchPo=");
     encode_uri_component(&view.port, out);
+    let fixed = out.len() - start + "&_mchRu=&_mchPc=&_mchVr=159&_mchHa=&_mchRe=&_mchQp=".len() + encoded_len(&view.protocol);
+    let page_len = encoded_len(view.query) + encoded_len(view.referrer) + encoded_len(view.hash) + encoded_len(view.path);
+    if fixed + page_len <= MAX_URL_BYTES {
+        // The common case: nothing to cut, encode straight into the URL.
+        for (name, value) in [
+            ("&_mchRu=", view.path),
+            ("&_mchPc=", view.protocol.as_str()),
+            ("&_mchVr=159&_mchHa=", view.hash),
+        ] {
+            out.push_str(name);
+            encode_uri_component(value, out);
+        }
+        out.push_str("&_mchRe=");
+        encode_uri_component(view.referrer, out);
+        out.push_str("&_mchQp=");
+        encode_uri_component(view.query, out);
+        return Vec::new();
+    }
     // The page parts, encoded, in the order they are cut when the URL would pass 8 KB: the
     // query, the referrer, the fragment, then the path.
     let mut parts: [(&'static str, String); 4] = Default::default();
@@ -93,7 +113,6 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
     }
     let mut protocol = String::new();
     encode_uri_component(&view.protocol, &mut protocol);
-    let fixed = out.len() - start + "&_mchRu=&_mchPc=&_mchVr=159&_mchHa=&_mchRe=&_mchQp=".len() + protocol.len();
     let mut cut = Vec::new();
     let mut total = fixed + parts.iter().map(|(_, v)| v.len()).sum::<usize>();
     for (name, value) in parts.iter_mut() {

@@ -11,6 +11,15 @@ pub mod client;
 
 use crate::event::Fields;
 
+/// The length of `text` after [`encode_uri_component`], without encoding it.
+pub fn encoded_len(text: &str) -> usize {
+    text.bytes().map(|b| if keeps(b) { 1 } else { 3 }).sum()
+}
+
+fn keeps(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+}
+
 /// Appends `text` percent-encoded exactly as JavaScript's `encodeURIComponent` does: everything
 /// but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` of its UTF-8 bytes (upper-case hex).
 pub fn encode_uri_component(text: &str, out: &mut String) {
@@ -18,8 +27,7 @@ pub fn encode_uri_component(text: &str, out: &mut String) {
     let bytes = text.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let keep = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')');
-        if !keep {
+        if !keeps(b) {
             // Bytes start..i are ASCII (kept), so both ends are char boundaries.
             if start < i {
                 out.push_str(&text[start..i]);
