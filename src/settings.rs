@@ -539,6 +539,13 @@ fn check_endpoint(field: &str, text: &str) -> Result<(), Error> {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     };
+    // Paths and parameters are appended to endpoints: a query or fragment would swallow them.
+    if url.query().is_some() || url.fragment().is_some() || text.contains(['?', '#']) {
+        return Err(bad(
+            field,
+            "must not have a query or fragment (paths and parameters are appended to it)",
+        ));
+    }
     match url.scheme() {
         "https" if url.host().is_some() => Ok(()),
         "http" if loopback => Ok(()),
@@ -570,5 +577,7 @@ mod tests {
         assert!(check_endpoint("soapEndpoint", "http://127.0.0.1:8080/soap").is_ok());
         assert!(check_endpoint("soapEndpoint", "http://example.com/soap").is_err());
         assert!(check_endpoint("soapEndpoint", "not a url").is_err());
+        assert!(check_endpoint("beaconEndpoint", "https://b.example.com/x#f").is_err());
+        assert!(check_endpoint("beaconEndpoint", "https://b.example.com/x?a=1").is_err());
     }
 }

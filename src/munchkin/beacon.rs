@@ -120,10 +120,12 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
             break;
         }
         let room = value.len().saturating_sub(total - MAX_URL_BYTES);
-        total -= value.len();
+        let before = value.len();
         truncate_encoded(value, room);
-        total += value.len();
-        cut.push(*name);
+        total -= before - value.len();
+        if value.len() < before {
+            cut.push(*name); // only what actually lost bytes is named
+        }
     }
     let [(_, query), (_, referrer), (_, hash), (_, path)] = &parts;
     out.push_str("&_mchRu=");
