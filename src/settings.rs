@@ -314,9 +314,7 @@ impl Settings {
             Some(e) => check_endpoint("soapEndpoint", e)?,
             None => return Err(bad("soapEndpoint", "missing")),
         }
-        if let Some(e) = &self.beacon_endpoint {
-            check_endpoint("beaconEndpoint", e)?;
-        }
+        self.validate_beacon()?;
         for (k, v) in &self.field_map {
             if v.trim().is_empty() {
                 return Err(bad(&format!("fieldMap.{k}"), "empty Marketo field name"));
@@ -403,6 +401,15 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// Checks what beacons need: `accountId`, and `beaconEndpoint` when set.
+    pub fn validate_beacon(&self) -> Result<(), Error> {
+        self.validate_account_id()?;
+        match &self.beacon_endpoint {
+            Some(e) => check_endpoint("beaconEndpoint", e),
+            None => Ok(()),
+        }
     }
 
     /// Checks what the browser side needs: `accountId` and `privateKey`.
@@ -539,6 +546,10 @@ fn check_endpoint(field: &str, text: &str) -> Result<(), Error> {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     };
+    // The URL parser quietly drops tabs and line breaks; the request would carry them as written.
+    if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad(field, "must not contain spaces or control characters"));
+    }
     // Paths and parameters are appended to endpoints: a query or fragment would swallow them.
     if url.query().is_some() || url.fragment().is_some() || text.contains(['?', '#']) {
         return Err(bad(
@@ -578,6 +589,8 @@ mod tests {
         assert!(check_endpoint("soapEndpoint", "http://example.com/soap").is_err());
         assert!(check_endpoint("soapEndpoint", "not a url").is_err());
         assert!(check_endpoint("beaconEndpoint", "https://b.example.com/x#f").is_err());
+        // Found by fuzzing (fuzz/regressions/settings_json-1): the url crate drops the newline.
+        assert!(check_endpoint("soapEndpoint", "https://toic}m/so\ne_1").is_err());
         assert!(check_endpoint("beaconEndpoint", "https://b.example.com/x?a=1").is_err());
     }
 }

@@ -182,3 +182,18 @@ fn replay_output_shows_no_secret() {
         }
     }
 }
+
+#[test]
+fn a_token_error_echoing_the_secret_in_a_field_name_hides_it() {
+    // Found by fuzzing (fuzz/regressions/rest_response-1): a 1006 message naming the secret as a
+    // field kept it in the fault's unknown fields, shown by Debug.
+    use segment_marketo::request::Response;
+    let dest = segment_marketo::destination::RestDestination::new(&rest_settings()).unwrap();
+    let mut holder = dest.api().token_holder();
+    let _ = holder.token(common::vector_now());
+    let body = format!(r#"{{"success":false,"errors":[{{"code":"1006","message":"Field '{CLIENT_SECRET}' not found"}}]}}"#);
+    let err = holder
+        .handle_token_response(&Response::new(200, body), common::vector_now())
+        .unwrap_err();
+    assert_rest_clean("token error", &format!("{err} {err:?}"));
+}

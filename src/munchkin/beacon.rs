@@ -200,7 +200,7 @@ pub struct Beacons {
 impl Beacons {
     /// From settings: `accountId` and `beaconEndpoint` (default `https://{accountId}.mktoresp.com`).
     pub fn new(settings: &Settings) -> Result<Beacons, Error> {
-        settings.validate_account_id()?;
+        settings.validate_beacon()?;
         Ok(Beacons {
             account_id: settings.account_id.clone(),
             beacon_base: settings

@@ -277,6 +277,8 @@ impl TokenHolder {
             let mut fault = super::response::fault_of(first);
             fault.text = self.scrub_text(&fault.text);
             fault.message = self.scrub_text(&fault.message);
+            // Field names pulled out of the message (1006) are message text too.
+            fault.unknown_fields = fault.unknown_fields.iter().map(|f| self.scrub_text(f)).collect();
             return Err(Error::Marketo(fault));
         }
         if !(200..300).contains(&status) {
