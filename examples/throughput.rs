@@ -1,7 +1,7 @@
 //! Throughput of every transform beside its floor, measured in one process on the same inputs.
 //!
 //! ```text
-//! cargo run --release --example throughput -- [--messages N] [--corpus FILE.jsonl] [--seed S]
+//! cargo run --release --example throughput -- [--messages N] [--corpus FILE.jsonl] [--write-corpus FILE.jsonl] [--seed S]
 //! ```
 //!
 //! For each transform: messages per second, ns per message, floor ns per message (the work no
@@ -39,6 +39,7 @@ struct Args {
     outbox_leads: usize,
     messages: usize,
     corpus: Option<String>,
+    write_corpus: Option<String>,
     seed: u64,
 }
 
@@ -48,6 +49,7 @@ fn args() -> Args {
         outbox_leads: 100_000,
         messages: 20_000,
         corpus: None,
+        write_corpus: None,
         seed: 7,
     };
     let mut it = std::env::args().skip(1);
@@ -56,11 +58,12 @@ fn args() -> Args {
         match (arg.as_str(), v) {
             ("--messages", Some(v)) => a.messages = v.parse().expect("--messages N"),
             ("--corpus", Some(v)) => a.corpus = Some(v),
+            ("--write-corpus", Some(v)) => a.write_corpus = Some(v),
             ("--seed", Some(v)) => a.seed = v.parse().expect("--seed S"),
             ("--outbox-messages", Some(v)) => a.outbox_messages = v.parse().expect("--outbox-messages N"),
             ("--outbox-leads", Some(v)) => a.outbox_leads = v.parse().expect("--outbox-leads N"),
             (other, _) => panic!(
-                "unknown argument {other}; usage: throughput [--messages N] [--corpus FILE.jsonl] [--seed S] [--outbox-messages N] [--outbox-leads N]"
+                "unknown argument {other}; usage: throughput [--messages N] [--corpus FILE.jsonl] [--write-corpus FILE.jsonl] [--seed S] [--outbox-messages N] [--outbox-leads N]"
             ),
         }
     }
@@ -242,6 +245,17 @@ fn main() {
             )
         }
     };
+    if let Some(path) = &args.write_corpus {
+        // The generated corpus, one message per line, so other implementations can be timed on
+        // identical input (and this one again with `--corpus`).
+        let mut text = Vec::new();
+        for line in identifies.iter().chain(&tracks).chain(&pages) {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+        std::fs::write(path, text).expect("write --write-corpus");
+        return;
+    }
     let rounds = 9;
     let mut results = Vec::new();
 

@@ -44,7 +44,7 @@ pub enum Error {
         reason: String,
         /// The parser's error, when there was one.
         #[source]
-        source: Option<serde_json::Error>,
+        source: Option<crate::json::JsonError>,
     },
     /// A field the message type requires is absent.
     #[error("{message}: required field `{field}` is missing")]

@@ -8,13 +8,12 @@
 //! `src/connections/spec/`).
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, MessageRef};
+use crate::json::{JsonError, Reader};
 
 /// A JSON value from a trait or property, with its literal text where that matters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,79 +82,14 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// Reads one JSON value's text as a `RawValue` holds it (valid JSON, no surrounding
-    /// whitespace), borrowing strings without escapes, numbers, objects and arrays.
-    pub(crate) fn from_raw(raw: &'a str) -> Result<Value<'a>, serde_json::Error> {
-        Ok(match raw.as_bytes().first() {
-            Some(b'"') => {
-                let inner = &raw[1..raw.len() - 1];
-                if inner.contains('\\') {
-                    match unescape_json(inner) {
-                        Some(text) => Value::String(Cow::Owned(text)),
-                        None => Value::String(Cow::Owned(serde_json::from_str::<String>(raw)?)),
-                    }
-                } else {
-                    Value::String(Cow::Borrowed(inner))
-                }
-            }
-            Some(b'{') => Value::Object(Cow::Borrowed(raw)),
-            Some(b'[') => Value::Array(Cow::Borrowed(raw)),
-            Some(b't') => Value::Bool(true),
-            Some(b'f') => Value::Bool(false),
-            Some(b'n') => Value::Null,
-            _ => Value::Number(Cow::Borrowed(raw)),
-        })
+    /// Reads one JSON value's text (valid JSON, as the message parser captured it), borrowing
+    /// strings without escapes, numbers, objects and arrays.
+    pub(crate) fn from_raw(raw: &'a str) -> Result<Value<'a>, JsonError> {
+        let mut reader = Reader::new(raw);
+        let value = reader.value()?;
+        reader.end()?;
+        Ok(value)
     }
-}
-
-/// Decodes the inside of a JSON string (validated by serde_json already) in one allocation; `None`
-/// for anything unexpected, which the caller hands to serde_json instead.
-fn unescape_json(inner: &str) -> Option<String> {
-    let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars();
-    let hex4 = |chars: &mut std::str::Chars<'_>| -> Option<u32> {
-        let digits: String = chars.by_ref().take(4).collect();
-        if digits.len() == 4 {
-            u32::from_str_radix(&digits, 16).ok()
-        } else {
-            None
-        }
-    };
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next()? {
-            '"' => out.push('"'),
-            '\\' => out.push('\\'),
-            '/' => out.push('/'),
-            'b' => out.push('\u{8}'),
-            'f' => out.push('\u{c}'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            'u' => {
-                let first = hex4(&mut chars)?;
-                let code = if (0xD800..0xDC00).contains(&first) {
-                    // A high surrogate must be followed by \u and a low one.
-                    if chars.next()? != '\\' || chars.next()? != 'u' {
-                        return None;
-                    }
-                    let low = hex4(&mut chars)?;
-                    if !(0xDC00..0xE000).contains(&low) {
-                        return None;
-                    }
-                    0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00)
-                } else {
-                    first
-                };
-                out.push(char::from_u32(code)?);
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
 }
 
 /// Copies JSON text without the whitespace outside strings (`{"a": [1, 2]}` -> `{"a":[1,2]}`),
@@ -191,9 +125,28 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// Parses a JSON object's text into ordered fields.
-    pub fn from_json(json: &'a str) -> Result<Fields<'a>, serde_json::Error> {
-        serde_json::from_str(json)
+    /// Parses a JSON object's text (or `null`) into ordered fields.
+    pub fn from_json(json: &'a str) -> Result<Fields<'a>, JsonError> {
+        let mut reader = Reader::new(json);
+        let fields = Fields::read(&mut reader)?;
+        reader.end()?;
+        Ok(fields)
+    }
+
+    /// Reads an object (or `null`, as no fields) at the reader's cursor.
+    fn read(r: &mut Reader<'a>) -> Result<Fields<'a>, JsonError> {
+        let mut entries = Vec::new();
+        if r.object()? {
+            let mut first = true;
+            while let Some(key) = r.next_key(&mut first)? {
+                if entries.capacity() == 0 {
+                    // One allocation covers typical messages.
+                    entries.reserve(32);
+                }
+                entries.push((key, r.value()?));
+            }
+        }
+        Ok(Fields { entries })
     }
 
     /// An empty list.
@@ -243,74 +196,6 @@ impl<'a> Fields<'a> {
     }
 }
 
-impl<'de> Deserialize<'de> for Fields<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Fields<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-                    if entries.capacity() == 0 {
-                        // One allocation covers typical messages (serde_json gives no size hint).
-                        entries.reserve(map.size_hint().unwrap_or(32).clamp(1, 1024));
-                    }
-                    let raw: &'de RawValue = map.next_value()?;
-                    entries.push((key, Value::from_raw(raw.get()).map_err(de::Error::custom)?));
-                }
-                Ok(Fields { entries })
-            }
-            fn visit_unit<E>(self) -> Result<Fields<'de>, E> {
-                Ok(Fields::new())
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A string that borrows from the input when it can.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Str<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Str<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// An identifier: a string, or a number taken as its text (Segment libraries coerce numeric ids).
-struct Id<'a>(Option<Cow<'a, str>>);
-
-impl<'de> Deserialize<'de> for Id<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw: &'de RawValue = Deserialize::deserialize(d)?;
-        match Value::from_raw(raw.get()).map_err(de::Error::custom)? {
-            Value::String(s) => Ok(Id(Some(s))),
-            Value::Number(n) => Ok(Id(Some(n))),
-            Value::Null => Ok(Id(None)),
-            _ => Err(de::Error::custom("expected a string or a number")),
-        }
-    }
-}
-
 /// The parts of `context` this crate reads; everything else in it is ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -325,64 +210,54 @@ pub struct Context<'a> {
     pub user_agent: Option<Cow<'a, str>>,
 }
 
-impl<'de> Deserialize<'de> for Context<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        struct Marketo<'a> {
-            #[serde(borrow, rename = "marketoCookie", default)]
-            cookie: Option<OptStr<'a>>,
+impl<'a> Context<'a> {
+    /// Reads the object (or `null`) at the reader's cursor; keys other than these are skipped.
+    fn read(r: &mut Reader<'a>) -> Result<Context<'a>, JsonError> {
+        let mut c = Context::default();
+        if !r.object()? {
+            return Ok(c);
         }
-        #[derive(Deserialize)]
-        struct Page<'a> {
-            #[serde(borrow, default)]
-            url: Option<OptStr<'a>>,
-            #[serde(borrow, default)]
-            referrer: Option<OptStr<'a>>,
-        }
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Context<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_unit<E>(self) -> Result<Context<'de>, E> {
-                Ok(Context::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Context<'de>, A::Error> {
-                let mut c = Context::default();
-                while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-                    match key.as_ref() {
-                        "Marketo" => {
-                            if let Some(m) = map.next_value::<Option<Marketo<'de>>>()? {
-                                c.marketo_cookie = m.cookie.and_then(|s| s.0);
-                            }
-                        }
-                        "page" => {
-                            if let Some(p) = map.next_value::<Option<Page<'de>>>()? {
-                                c.page_url = p.url.and_then(|s| s.0);
-                                c.page_referrer = p.referrer.and_then(|s| s.0);
-                            }
-                        }
-                        "userAgent" => c.user_agent = map.next_value::<OptStr<'de>>()?.0,
+        let mut first = true;
+        while let Some(key) = r.next_key(&mut first)? {
+            match key.as_ref() {
+                "Marketo" => read_object(r, |r, key| {
+                    if key == "marketoCookie" {
+                        c.marketo_cookie = r.opt_string()?;
+                    } else {
+                        r.skip()?;
+                    }
+                    Ok(())
+                })?,
+                "page" => read_object(r, |r, key| {
+                    match key {
+                        "url" => c.page_url = r.opt_string()?,
+                        "referrer" => c.page_referrer = r.opt_string()?,
                         _ => {
-                            map.next_value::<IgnoredAny>()?;
+                            r.skip()?;
                         }
                     }
+                    Ok(())
+                })?,
+                "userAgent" => c.user_agent = r.opt_string()?,
+                _ => {
+                    r.skip()?;
                 }
-                Ok(c)
             }
         }
-        d.deserialize_any(V)
+        Ok(c)
     }
 }
 
-/// A string or null.
-struct OptStr<'a>(Option<Cow<'a, str>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for OptStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(OptStr(Option::<Str<'de>>::deserialize(d)?.map(|s| s.0)))
+/// Reads an object (or `null`) at the reader's cursor, handing each key to `field`, which must
+/// read or skip the value.
+fn read_object<'a>(r: &mut Reader<'a>, mut field: impl FnMut(&mut Reader<'a>, &str) -> Result<(), JsonError>) -> Result<(), JsonError> {
+    if r.object()? {
+        let mut first = true;
+        while let Some(key) = r.next_key(&mut first)? {
+            field(r, &key)?;
+        }
     }
+    Ok(())
 }
 
 /// The `integrations` object, reduced to what matters here: is Marketo enabled?
@@ -398,41 +273,29 @@ pub struct Integrations {
 }
 
 impl Integrations {
+    /// Reads the object (or `null`) at the reader's cursor.
+    fn read(r: &mut Reader<'_>) -> Result<Integrations, JsonError> {
+        let mut i = Integrations::default();
+        if r.object()? {
+            let mut first = true;
+            while let Some(key) = r.next_key(&mut first)? {
+                let on = r.skip()? != "false";
+                match key.as_ref() {
+                    "Marketo" => i.marketo = Some(on),
+                    "All" => i.all = Some(on),
+                    _ => {}
+                }
+            }
+        }
+        Ok(i)
+    }
+
     /// Whether the message goes to Marketo.
     pub fn marketo_enabled(&self) -> bool {
         match self.marketo {
             Some(enabled) => enabled,
             None => self.all != Some(false),
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Integrations {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Integrations;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_unit<E>(self) -> Result<Integrations, E> {
-                Ok(Integrations::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Integrations, A::Error> {
-                let mut i = Integrations::default();
-                while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-                    let raw: &'de RawValue = map.next_value()?;
-                    let on = raw.get() != "false";
-                    match key.as_ref() {
-                        "Marketo" => i.marketo = Some(on),
-                        "All" => i.all = Some(on),
-                        _ => {}
-                    }
-                }
-                Ok(i)
-            }
-        }
-        d.deserialize_any(V)
     }
 }
 
@@ -556,73 +419,29 @@ pub enum Message<'a> {
 impl<'a> Message<'a> {
     /// Parses one message from JSON text. Strings without escapes borrow from `json`.
     pub fn from_json(json: &'a str) -> Result<Message<'a>, Error> {
-        Self::parse(json.as_bytes(), |seed| {
-            let mut de = serde_json::Deserializer::from_str(json);
-            let parsed = seed.deserialize(&mut de)?;
-            de.end()?; // nothing but whitespace may follow the message
-            Ok(parsed)
-        })
-    }
-
-    /// Parses one message from JSON bytes (which must be UTF-8).
-    pub fn from_slice(json: &'a [u8]) -> Result<Message<'a>, Error> {
-        // Validating UTF-8 once up front is cheaper than serde_json's slice reader validating
-        // every borrowed raw value again.
-        match std::str::from_utf8(json) {
-            Ok(text) => Self::from_json(text),
-            Err(_) => Self::parse(json, |seed| {
-                let mut de = serde_json::Deserializer::from_slice(json);
-                let parsed = seed.deserialize(&mut de)?;
-                de.end()?;
-                Ok(parsed)
+        let mut field = "";
+        match Parsed::read(&mut Reader::new(json), &mut field) {
+            Ok(parsed) => parsed.into_message(),
+            Err(source) => Err(Error::InvalidMessage {
+                message: MessageRef(recover_message_id(json.as_bytes())),
+                field: (!field.is_empty()).then(|| field.to_owned()),
+                reason: source.to_string(),
+                source: Some(source),
             }),
         }
     }
 
-    fn parse(bytes: &[u8], run: impl FnOnce(ParsedSeed<'_>) -> Result<Parsed<'a>, serde_json::Error>) -> Result<Message<'a>, Error> {
-        let mut field = "";
-        let parsed = match run(ParsedSeed(&mut field)) {
-            Ok(p) => p,
-            Err(source) => {
-                return Err(Error::InvalidMessage {
-                    message: MessageRef(recover_message_id(bytes)),
-                    field: (!field.is_empty()).then(|| field.to_owned()),
-                    reason: source.to_string(),
-                    source: Some(source),
-                });
-            }
-        };
-        let message = MessageRef::new(parsed.common.message_id.as_deref());
-        let Some(kind) = parsed.kind else {
-            return Err(Error::MissingField { message, field: "type" });
-        };
-        let kind = MessageType::from_name(&kind).ok_or_else(|| Error::InvalidField {
-            message: message.clone(),
-            field: "type".into(),
-            reason: format!("unknown message type {kind:?}"),
-        })?;
-        Ok(match kind {
-            MessageType::Identify => Message::Identify(Identify {
-                common: parsed.common,
-                traits: parsed.traits,
+    /// Parses one message from JSON bytes, which must be UTF-8 (RFC 8259 §8.1).
+    pub fn from_slice(json: &'a [u8]) -> Result<Message<'a>, Error> {
+        match crate::json::utf8(json) {
+            Ok(text) => Self::from_json(text),
+            Err(source) => Err(Error::InvalidMessage {
+                message: MessageRef(recover_message_id(json)),
+                field: None,
+                reason: source.to_string(),
+                source: Some(source),
             }),
-            MessageType::Track => {
-                let Some(event) = parsed.event else {
-                    return Err(Error::MissingField { message, field: "event" });
-                };
-                Message::Track(Track {
-                    common: parsed.common,
-                    event,
-                    properties: parsed.properties,
-                })
-            }
-            MessageType::Page => Message::Page(Page {
-                common: parsed.common,
-                name: parsed.name,
-                properties: parsed.properties,
-            }),
-            other => Message::Other(other, parsed.common),
-        })
+        }
     }
 
     /// The message type.
@@ -665,22 +484,10 @@ struct Parsed<'a> {
     name: Option<Cow<'a, str>>,
 }
 
-/// Parses the top-level object, recording the known field being read so an error can name it.
-struct ParsedSeed<'s>(&'s mut &'static str);
-
-impl<'de> DeserializeSeed<'de> for ParsedSeed<'_> {
-    type Value = Parsed<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Parsed<'de>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ParsedSeed<'_> {
-    type Value = Parsed<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a Segment message object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed<'de>, A::Error> {
+impl<'a> Parsed<'a> {
+    /// Reads the top-level object, recording the known field being read in `field` so that an
+    /// error can name it (a static name: no allocation on the happy path).
+    fn read(r: &mut Reader<'a>, field: &mut &'static str) -> Result<Parsed<'a>, JsonError> {
         let mut p = Parsed {
             kind: None,
             common: Common::default(),
@@ -689,10 +496,12 @@ impl<'de> Visitor<'de> for ParsedSeed<'_> {
             properties: Fields::new(),
             name: None,
         };
-        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-            // A match compiles to a few length and byte compares; the static name lets an error
-            // name the field without allocating on the happy path.
-            let field: &'static str = match key.as_ref() {
+        if r.ws() != Some(b'{') || !r.object()? {
+            return Err(r.error("expected a Segment message object"));
+        }
+        let mut first = true;
+        while let Some(key) = r.next_key(&mut first)? {
+            *field = match key.as_ref() {
                 "type" => "type",
                 "messageId" => "messageId",
                 "userId" => "userId",
@@ -705,27 +514,71 @@ impl<'de> Visitor<'de> for ParsedSeed<'_> {
                 "properties" => "properties",
                 "name" => "name",
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    r.skip()?;
                     continue;
                 }
             };
-            *self.0 = field;
-            match field {
-                "type" => p.kind = map.next_value::<OptStr<'de>>()?.0,
-                "messageId" => p.common.message_id = map.next_value::<Id<'de>>()?.0,
-                "userId" => p.common.user_id = map.next_value::<Id<'de>>()?.0,
-                "anonymousId" => p.common.anonymous_id = map.next_value::<Id<'de>>()?.0,
-                "timestamp" => p.common.timestamp = map.next_value::<OptStr<'de>>()?.0,
-                "context" => p.common.context = map.next_value()?,
-                "integrations" => p.common.integrations = map.next_value()?,
-                "traits" => p.traits = map.next_value()?,
-                "event" => p.event = map.next_value::<OptStr<'de>>()?.0,
-                "properties" => p.properties = map.next_value()?,
-                _ => p.name = map.next_value::<OptStr<'de>>()?.0,
+            match *field {
+                "type" => p.kind = r.opt_string()?,
+                "messageId" => p.common.message_id = read_id(r)?,
+                "userId" => p.common.user_id = read_id(r)?,
+                "anonymousId" => p.common.anonymous_id = read_id(r)?,
+                "timestamp" => p.common.timestamp = r.opt_string()?,
+                "context" => p.common.context = Context::read(r)?,
+                "integrations" => p.common.integrations = Integrations::read(r)?,
+                "traits" => p.traits = Fields::read(r)?,
+                "event" => p.event = r.opt_string()?,
+                "properties" => p.properties = Fields::read(r)?,
+                _ => p.name = r.opt_string()?,
             }
         }
-        *self.0 = "";
+        *field = "";
+        r.end()?; // nothing but whitespace may follow the message
         Ok(p)
+    }
+
+    fn into_message(self) -> Result<Message<'a>, Error> {
+        let message = MessageRef::new(self.common.message_id.as_deref());
+        let Some(kind) = self.kind else {
+            return Err(Error::MissingField { message, field: "type" });
+        };
+        let kind = MessageType::from_name(&kind).ok_or_else(|| Error::InvalidField {
+            message: message.clone(),
+            field: "type".into(),
+            reason: format!("unknown message type {kind:?}"),
+        })?;
+        Ok(match kind {
+            MessageType::Identify => Message::Identify(Identify {
+                common: self.common,
+                traits: self.traits,
+            }),
+            MessageType::Track => {
+                let Some(event) = self.event else {
+                    return Err(Error::MissingField { message, field: "event" });
+                };
+                Message::Track(Track {
+                    common: self.common,
+                    event,
+                    properties: self.properties,
+                })
+            }
+            MessageType::Page => Message::Page(Page {
+                common: self.common,
+                name: self.name,
+                properties: self.properties,
+            }),
+            other => Message::Other(other, self.common),
+        })
+    }
+}
+
+/// An identifier: a string, or a number taken as its text (Segment libraries coerce numeric ids),
+/// or `null`.
+fn read_id<'a>(r: &mut Reader<'a>) -> Result<Option<Cow<'a, str>>, JsonError> {
+    match r.ws() {
+        Some(b'-' | b'0'..=b'9') => Ok(Some(Cow::Borrowed(r.number()?))),
+        Some(b'"' | b'n') => r.opt_string(),
+        _ => Err(r.error("expected a string, a number or null")),
     }
 }
 
@@ -821,25 +674,8 @@ mod tests {
     }
 
     #[test]
-    fn unescape_agrees_with_serde_json() {
-        for raw in [
-            r#""a\"b""#,
-            r#""\\ \/ \b\f\n\r\t""#,
-            r#""\u00e9\u6771\ud83d\ude00""#,
-            r#""x\u0000y""#,
-        ] {
-            let inner = &raw[1..raw.len() - 1];
-            assert_eq!(unescape_json(inner), Some(serde_json::from_str::<String>(raw).unwrap()), "{raw}");
-        }
-        // Lone surrogates: serde_json decides (it rejects them); never a panic here.
-        assert_eq!(unescape_json(r"\ud800"), None);
-        assert_eq!(unescape_json(r"\ud800\u0041"), None);
-        assert_eq!(unescape_json(r"\u12"), None);
-    }
-
-    #[test]
     fn integrations_rule() {
-        let on = |j: &str| serde_json::from_str::<Integrations>(j).unwrap().marketo_enabled();
+        let on = |j: &str| Integrations::read(&mut Reader::new(j)).unwrap().marketo_enabled();
         assert!(on("{}"));
         assert!(!on(r#"{"Marketo":false}"#));
         assert!(!on(r#"{"All":false}"#));

@@ -58,6 +58,7 @@ pub mod destination;
 pub mod error;
 pub mod event;
 pub mod fault;
+pub mod json;
 pub mod munchkin;
 pub mod plan;
 pub mod request;
