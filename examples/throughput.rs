@@ -17,10 +17,9 @@ use std::time::Instant;
 
 use hmac::{Hmac, KeyInit, Mac};
 use segment_marketo::delivery::{Config, Outbox};
-use segment_marketo::destination::{MarketoDestination, RestDestination, SoapDestination};
+use segment_marketo::destination::{RestDestination, SoapDestination};
 use segment_marketo::event::Message;
 use segment_marketo::munchkin::client::Client;
-use segment_marketo::plan::Plan;
 use segment_marketo::request::Response;
 use segment_marketo::settings::Settings;
 use segment_marketo::time::Timestamp;
@@ -299,13 +298,16 @@ fn main() {
     // track and page -> beacon URL.
     for (name, inputs) in [("track_beacon", &tracks), ("page_beacon", &pages)] {
         let mut url = String::new();
-        let beacon = |input: &[u8], url: &mut String| {
+        let mut warnings = Vec::new();
+        let beacons = soap.beacons();
+        let mut beacon = |input: &[u8], url: &mut String| {
             url.clear();
-            if let Ok(msg) = Message::from_slice(input)
-                && let Ok(Plan::Send { steps, .. }) = soap.plan(&msg, now())
-            {
-                url.push_str(&steps[0].request.url);
-            }
+            warnings.clear();
+            match Message::from_slice(input) {
+                Ok(Message::Track(m)) => black_box(beacons.write_track(&m, now(), url, &mut warnings).is_ok()),
+                Ok(Message::Page(m)) => black_box(beacons.write_page(&m, now(), url, &mut warnings).is_ok()),
+                _ => false,
+            };
         };
         let sizes: Vec<usize> = inputs
             .iter()

@@ -109,9 +109,16 @@ impl<'a> Cookie<'a> {
         // 13 digits like an epoch-ms stamp (1e12 ..= 1e13-1), then 5 digits.
         let ms = 1_000_000_000_000 + word(0) % 9_000_000_000_000;
         let random = word(8) % 100_000;
+        let mut token = String::with_capacity(DERIVED_TOKEN_DOMAIN.len() + 25);
+        token.push_str("_mch-");
+        token.push_str(DERIVED_TOKEN_DOMAIN);
+        token.push('-');
+        push_digits(ms, 13, &mut token);
+        token.push('-');
+        push_digits(random, 5, &mut token);
         Cookie {
             munchkin_id: Cow::Owned(account_id.to_owned()),
-            token: Cow::Owned(format!("_mch-{DERIVED_TOKEN_DOMAIN}-{ms}-{random:05}")),
+            token: Cow::Owned(token),
         }
     }
 
@@ -129,6 +136,15 @@ impl<'a> Cookie<'a> {
         out.push_str(&self.munchkin_id);
         out.push_str("&token:");
         out.push_str(&self.token);
+    }
+}
+
+/// Appends the last `width` decimal digits of `n`, zero-padded (a token is built per beacon, so
+/// without the formatting machinery).
+fn push_digits(n: u64, width: u32, out: &mut String) {
+    for place in (0..width).rev() {
+        let digit = (n / 10u64.pow(place)) % 10;
+        out.push(char::from(b'0' + digit as u8));
     }
 }
 

@@ -42,6 +42,13 @@ impl RestDestination {
         &self.api
     }
 
+    /// The beacon planner for track and page, whose `write_track` / `write_page` write a
+    /// beacon URL into a caller's buffer (the hot path of [`MarketoDestination::track`] and
+    /// [`MarketoDestination::page`]).
+    pub fn beacons(&self) -> &Beacons {
+        &self.beacons
+    }
+
     fn token_step(&self, now: Timestamp) -> Option<Step> {
         match self.api.token_holder().token(now) {
             TokenState::Fetch(request) => Some(Step {

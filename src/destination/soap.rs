@@ -44,6 +44,13 @@ impl SoapDestination {
         })
     }
 
+    /// The beacon planner for track and page, whose `write_track` / `write_page` write a
+    /// beacon URL into a caller's buffer (the hot path of [`MarketoDestination::track`] and
+    /// [`MarketoDestination::page`]).
+    pub fn beacons(&self) -> &Beacons {
+        &self.beacons
+    }
+
     /// The lead record an identify syncs (public so callers can inspect or reuse the step).
     pub fn lead_record<'a>(&'a self, msg: &'a Identify<'a>, warnings: &mut Vec<Warning>) -> Result<LeadRecord<'a>, Error> {
         soap::lead::lead_record(msg, &self.mapping, warnings)

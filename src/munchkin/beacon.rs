@@ -7,9 +7,9 @@
 //! `_mchPo` only for a non-default port, `_mchPc` the scheme with its colon (as
 //! `location.protocol`).
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 
-use super::{encode_uri_component, encoded_len, write_track_params, write_track_path};
+use super::{encode_uri_component, write_track_params, write_track_path};
 use crate::cookie::Cookie;
 use crate::error::Error;
 use crate::event::{Common, Page, Track};
@@ -27,9 +27,9 @@ pub struct PageView<'a> {
     /// `location.hostname`.
     pub host: &'a str,
     /// `location.port`, empty for the scheme's default.
-    pub port: String,
+    pub port: &'a str,
     /// `location.protocol` (`https:`), empty when unknown.
-    pub protocol: String,
+    pub protocol: &'a str,
     /// The path as written (`/event/signed-up` for a track).
     pub path: &'a str,
     /// The query without `?`.
@@ -72,7 +72,7 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
     let start = out.len();
     out.push_str(base.trim_end_matches('/'));
     out.push_str("/webevents/visitWebPage?_mchNc=");
-    let _ = write!(out, "{}", now.unix_ms());
+    write_decimal(now.unix_ms(), out);
     out.push_str("&_mchCn=&_mchId=");
     encode_uri_component(&cookie.munchkin_id, out);
     out.push_str("&_mchTk=");
@@ -80,25 +80,24 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
     out.push_str("&_mchHo=");
     encode_uri_component(view.host, out);
     out.push_str("&_mchPo=");
-    encode_uri_component(&view.port, out);
-    let fixed = out.len() - start + "&_mchRu=&_mchPc=&_mchVr=159&_mchHa=&_mchRe=&_mchQp=".len() + encoded_len(&view.protocol);
-    let page_len = encoded_len(view.query) + encoded_len(view.referrer) + encoded_len(view.hash) + encoded_len(view.path);
-    if fixed + page_len <= MAX_URL_BYTES {
-        // The common case: nothing to cut, encode straight into the URL.
-        for (name, value) in [
-            ("&_mchRu=", view.path),
-            ("&_mchPc=", view.protocol.as_str()),
-            ("&_mchVr=159&_mchHa=", view.hash),
-        ] {
-            out.push_str(name);
-            encode_uri_component(value, out);
-        }
-        out.push_str("&_mchRe=");
-        encode_uri_component(view.referrer, out);
-        out.push_str("&_mchQp=");
-        encode_uri_component(view.query, out);
+    encode_uri_component(view.port, out);
+    let fixed = out.len() - start;
+    // The common case: encode straight into the URL, then check.
+    out.push_str("&_mchRu=");
+    encode_uri_component(view.path, out);
+    out.push_str("&_mchPc=");
+    encode_uri_component(view.protocol, out);
+    out.push_str("&_mchVr=159&_mchHa=");
+    encode_uri_component(view.hash, out);
+    out.push_str("&_mchRe=");
+    encode_uri_component(view.referrer, out);
+    out.push_str("&_mchQp=");
+    encode_uri_component(view.query, out);
+    if out.len() - start <= MAX_URL_BYTES {
         return Vec::new();
     }
+    out.truncate(start + fixed);
+    let fixed = fixed + "&_mchRu=&_mchPc=&_mchVr=159&_mchHa=&_mchRe=&_mchQp=".len() + super::encoded_len(view.protocol);
     // The page parts, encoded, in the order they are cut when the URL would pass 8 KB: the
     // query, the referrer, the fragment, then the path.
     let mut parts: [(&'static str, String); 4] = Default::default();
@@ -111,8 +110,6 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
         slot.0 = name;
         encode_uri_component(value, &mut slot.1);
     }
-    let mut protocol = String::new();
-    encode_uri_component(&view.protocol, &mut protocol);
     let mut cut = Vec::new();
     let mut total = fixed + parts.iter().map(|(_, v)| v.len()).sum::<usize>();
     for (name, value) in parts.iter_mut() {
@@ -131,7 +128,7 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
     out.push_str("&_mchRu=");
     out.push_str(path);
     out.push_str("&_mchPc=");
-    out.push_str(&protocol);
+    encode_uri_component(view.protocol, out);
     out.push_str("&_mchVr=159&_mchHa=");
     out.push_str(hash);
     out.push_str("&_mchRe=");
@@ -139,6 +136,25 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
     out.push_str("&_mchQp=");
     out.push_str(query);
     cut
+}
+
+/// Appends `n` in decimal (the `_mchNc` stamp), without the formatting machinery.
+fn write_decimal(n: i64, out: &mut String) {
+    if n < 0 {
+        out.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// Cuts percent-encoded ASCII text to at most `max` bytes without splitting a `%XX` escape or the
@@ -212,9 +228,9 @@ impl Beacons {
 
     /// The visitor a track or page is for: the message's cookie, else one derived from `userId`,
     /// else `anonymousId`.
-    pub fn visitor(&self, common: &Common<'_>, warnings: &mut Vec<Warning>) -> Result<Cookie<'static>, Error> {
+    pub fn visitor<'a>(&self, common: &'a Common<'_>, warnings: &mut Vec<Warning>) -> Result<Cookie<'a>, Error> {
         if let Some(cookie) = crate::cookie::from_message(common, "a visitor derived from the user id is used instead", warnings) {
-            return Ok(cookie.into_owned());
+            return Ok(cookie);
         }
         let user = common.user_id.as_deref().or(common.anonymous_id.as_deref());
         match user {
@@ -225,19 +241,26 @@ impl Beacons {
         }
     }
 
-    /// Plans the beacon of `view` for the message's visitor.
-    pub fn plan(&self, common: &Common<'_>, view: &PageView<'_>, now: Timestamp, mut warnings: Vec<Warning>) -> Result<Plan, Error> {
-        let cookie = self.visitor(common, &mut warnings)?;
-        let mut url = String::with_capacity(256);
-        let cut = write_visit_web_page(&self.beacon_base, now, &cookie, view, &mut url);
-        if url.len() > MAX_URL_BYTES {
+    /// Writes the beacon URL of `view` for the message's visitor into `out` (appends; on error
+    /// `out` is left as it was).
+    pub fn write<'a>(
+        &self,
+        common: &'a Common<'_>,
+        view: &PageView<'_>,
+        now: Timestamp,
+        out: &mut String,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Beacon<'a>, Error> {
+        let visitor = self.visitor(common, warnings)?;
+        let start = out.len();
+        let cut = write_visit_web_page(&self.beacon_base, now, &visitor, view, out);
+        if out.len() - start > MAX_URL_BYTES {
             // The parts that cannot be cut (host, visitor token) alone pass Marketo's 8 KB.
+            let len = out.len() - start;
+            out.truncate(start);
             return Err(Error::TooLarge {
                 message: common.message_ref(),
-                reason: format!(
-                    "the beacon URL would be {} bytes even with the page parts cut; Marketo takes at most {MAX_URL_BYTES}",
-                    url.len()
-                ),
+                reason: format!("the beacon URL would be {len} bytes even with the page parts cut; Marketo takes at most {MAX_URL_BYTES}"),
             });
         }
         if !cut.is_empty() {
@@ -250,95 +273,172 @@ impl Beacons {
                 ),
             ));
         }
-        let mut headers = Vec::new();
-        if let Some(ua) = common.context.user_agent.as_deref() {
-            let clean: String = ua.chars().filter(|c| !c.is_control()).collect();
-            if clean.len() != ua.len() {
-                warnings.push(Warning::new(
-                    WarningKind::RemovedCharacters,
-                    "control characters removed from context.userAgent",
-                ));
-            }
-            headers.push(("User-Agent", clean));
-        }
-        let request = Request {
-            kind: RequestKind::VisitWebPage,
-            method: Method::Get,
-            url,
-            headers,
-            body: None,
-        };
-        Ok(Plan::Send {
-            steps: vec![Step {
-                operation: Operation::VisitWebPage {
-                    cookie,
-                    request: request.clone(),
-                },
-                request,
-            }],
-            warnings,
+        Ok(Beacon {
+            visitor,
+            user_agent: user_agent(common, warnings),
         })
+    }
+
+    /// Plans the beacon of `view` for the message's visitor.
+    pub fn plan(&self, common: &Common<'_>, view: &PageView<'_>, now: Timestamp, mut warnings: Vec<Warning>) -> Result<Plan, Error> {
+        let mut url = String::with_capacity(256);
+        let beacon = self.write(common, view, now, &mut url, &mut warnings)?;
+        Ok(beacon.plan(url, warnings))
     }
 
     /// The beacon of a track: path `/event/<slug>`, query the properties as the browser sends them,
     /// host, protocol and referrer from `context.page`.
     pub fn track(&self, msg: &Track<'_>, now: Timestamp) -> Result<Plan, Error> {
-        let mut path = String::new();
+        let mut url = String::with_capacity(256);
+        let mut warnings = Vec::new();
+        let beacon = self.write_track(msg, now, &mut url, &mut warnings)?;
+        Ok(beacon.plan(url, warnings))
+    }
+
+    /// The hot path of [`Beacons::track`]: writes the beacon URL into `out` (appends; on error
+    /// `out` is left as it was), warnings into `warnings`.
+    pub fn write_track<'a>(
+        &self,
+        msg: &'a Track<'_>,
+        now: Timestamp,
+        out: &mut String,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Beacon<'a>, Error> {
+        let mut path = String::with_capacity(msg.event.len() + 8);
         write_track_path(&msg.event, &mut path);
         let mut query = String::new();
         write_track_params(&msg.properties, &mut query);
         let ctx = &msg.common.context;
-        let (host, port, protocol) = ctx.page_url.as_deref().and_then(location).unwrap_or_default();
+        let location = ctx.page_url.as_deref().and_then(location).unwrap_or_default();
         let view = PageView {
-            host: &host,
-            port,
-            protocol,
+            host: &location.host,
+            port: &location.port,
+            protocol: &location.protocol,
             path: &path,
             query: &query,
             hash: "",
             referrer: ctx.page_referrer.as_deref().unwrap_or(""),
         };
-        self.plan(&msg.common, &view, now, Vec::new())
+        self.write(&msg.common, &view, now, out, warnings)
     }
 
     /// The beacon of a page: path, query, fragment and referrer from `properties.url` and
     /// `properties.referrer`, else `context.page`. No URL anywhere is [`Error::MissingUrl`].
     pub fn page(&self, msg: &Page<'_>, now: Timestamp) -> Result<Plan, Error> {
-        let message = msg.common.message_ref();
+        let mut url = String::with_capacity(256);
+        let mut warnings = Vec::new();
+        let beacon = self.write_page(msg, now, &mut url, &mut warnings)?;
+        Ok(beacon.plan(url, warnings))
+    }
+
+    /// The hot path of [`Beacons::page`]: writes the beacon URL into `out` (appends; on error
+    /// `out` is left as it was), warnings into `warnings`.
+    pub fn write_page<'a>(
+        &self,
+        msg: &'a Page<'_>,
+        now: Timestamp,
+        out: &mut String,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Beacon<'a>, Error> {
         let ctx = &msg.common.context;
         let (url, field) = match (msg.properties.get_str("url"), ctx.page_url.as_deref()) {
             (Some(u), _) if !u.is_empty() => (u, "properties.url"),
             (_, Some(u)) if !u.is_empty() => (u, "context.page.url"),
-            _ => return Err(Error::MissingUrl { message }),
+            _ => {
+                return Err(Error::MissingUrl {
+                    message: msg.common.message_ref(),
+                });
+            }
         };
-        let (host, port, protocol) = location(url).ok_or_else(|| Error::InvalidField {
-            message: message.clone(),
+        let location = location(url).ok_or_else(|| Error::InvalidField {
+            message: msg.common.message_ref(),
             field: field.into(),
             reason: "not an absolute URL".into(),
         })?;
         let (_, path, query, fragment) = split_url(url);
+        // `location.hash`: the fragment with its `#`, which sits just before it at the URL's end.
         let hash = if fragment.is_empty() {
-            String::new()
+            ""
         } else {
-            format!("#{fragment}")
+            &url[url.len() - fragment.len() - 1..]
         };
         let referrer = msg.properties.get_str("referrer").or(ctx.page_referrer.as_deref()).unwrap_or("");
         let view = PageView {
-            host: &host,
-            port,
-            protocol,
+            host: &location.host,
+            port: &location.port,
+            protocol: &location.protocol,
             path,
             query,
-            hash: &hash,
+            hash,
             referrer,
         };
-        self.plan(&msg.common, &view, now, Vec::new())
+        self.write(&msg.common, &view, now, out, warnings)
     }
 }
 
-/// Host, port and protocol of a page URL, via the `url` crate (host lower-cased and IDNA-encoded
-/// as `location.hostname` is).
-fn location(url: &str) -> Option<(String, String, String)> {
+/// What goes with a beacon URL written by [`Beacons::write_track`] or [`Beacons::write_page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Beacon<'a> {
+    /// The visitor the beacon is for: the message's cookie or a derived one.
+    pub visitor: Cookie<'a>,
+    /// The `User-Agent` header to send, when the message has one (control characters removed).
+    pub user_agent: Option<Cow<'a, str>>,
+}
+
+impl Beacon<'_> {
+    /// The `GET` request for `url`, with the `User-Agent` header when there is one.
+    pub fn request(&self, url: String) -> Request {
+        Request {
+            kind: RequestKind::VisitWebPage,
+            method: Method::Get,
+            url,
+            headers: self.user_agent.iter().map(|ua| ("User-Agent", ua.clone().into_owned())).collect(),
+            body: None,
+        }
+    }
+
+    fn plan(self, url: String, warnings: Vec<Warning>) -> Plan {
+        let request = self.request(url);
+        Plan::Send {
+            steps: vec![Step {
+                operation: Operation::VisitWebPage {
+                    cookie: self.visitor.into_owned(),
+                    request: request.clone(),
+                },
+                request,
+            }],
+            warnings,
+        }
+    }
+}
+
+/// `context.userAgent` without control characters (a warning when some were removed).
+fn user_agent<'a>(common: &'a Common<'_>, warnings: &mut Vec<Warning>) -> Option<Cow<'a, str>> {
+    let ua = common.context.user_agent.as_deref()?;
+    // Printable ASCII is the common case; anything else is checked character by character.
+    if ua.bytes().all(|b| (0x20..0x7F).contains(&b)) || !ua.chars().any(char::is_control) {
+        return Some(Cow::Borrowed(ua));
+    }
+    warnings.push(Warning::new(
+        WarningKind::RemovedCharacters,
+        "control characters removed from context.userAgent",
+    ));
+    Some(Cow::Owned(ua.chars().filter(|c| !c.is_control()).collect()))
+}
+
+/// Host, port and protocol of a page URL (`location.hostname`, `location.port`,
+/// `location.protocol`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Location<'a> {
+    host: Cow<'a, str>,
+    port: Cow<'a, str>,
+    protocol: Cow<'a, str>,
+}
+
+/// The location of a page URL, via the `url` crate (host lower-cased and IDNA-encoded as
+/// `location.hostname` is) unless the fast path can tell.
+fn location(url: &str) -> Option<Location<'_>> {
     if let Some(fast) = simple_location(url) {
         return Some(fast);
     }
@@ -347,11 +447,11 @@ fn location(url: &str) -> Option<(String, String, String)> {
 
 /// The common case without a full URL parse: `http(s)://host[:port]…` with a lower-case ASCII
 /// host name, no user info, no IPv6 literal. Anything else goes to the `url` crate.
-fn simple_location(url: &str) -> Option<(String, String, String)> {
+fn simple_location(url: &str) -> Option<Location<'_>> {
     let (scheme, rest) = url.split_once("://")?;
-    let default_port = match scheme {
-        "https" => "443",
-        "http" => "80",
+    let (default_port, protocol) = match scheme {
+        "https" => ("443", "https:"),
+        "http" => ("80", "http:"),
         _ => return None,
     };
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
@@ -378,14 +478,20 @@ fn simple_location(url: &str) -> Option<(String, String, String)> {
         return None;
     }
     let port = if port == default_port { "" } else { port };
-    Some((host.to_owned(), port.to_owned(), format!("{scheme}:")))
+    Some(Location {
+        host: Cow::Borrowed(host),
+        port: Cow::Borrowed(port),
+        protocol: Cow::Borrowed(protocol),
+    })
 }
 
-fn location_parsed(url: &str) -> Option<(String, String, String)> {
+fn location_parsed(url: &str) -> Option<Location<'static>> {
     let parsed = url::Url::parse(url).ok()?;
-    let host = parsed.host_str().unwrap_or_default().to_owned();
-    let port = parsed.port().map(|p| p.to_string()).unwrap_or_default();
-    Some((host, port, format!("{}:", parsed.scheme())))
+    Some(Location {
+        host: Cow::Owned(parsed.host_str().unwrap_or_default().to_owned()),
+        port: Cow::Owned(parsed.port().map(|p| p.to_string()).unwrap_or_default()),
+        protocol: Cow::Owned(format!("{}:", parsed.scheme())),
+    })
 }
 
 #[cfg(test)]

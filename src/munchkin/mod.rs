@@ -13,28 +13,55 @@ use crate::event::Fields;
 
 /// The length of `text` after [`encode_uri_component`], without encoding it.
 pub fn encoded_len(text: &str) -> usize {
-    text.bytes().map(|b| if keeps(b) { 1 } else { 3 }).sum()
+    text.bytes().map(|b| if KEEP[usize::from(b)] { 1 } else { 3 }).sum()
 }
 
-fn keeps(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
-}
+/// The bytes `encodeURIComponent` keeps: `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
+const KEEP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')');
+        b += 1;
+    }
+    t
+};
+
+/// `%00%01…%FF`: the escape of byte `b` is `ESCAPES[3 * b..3 * b + 3]`.
+const ESCAPES: &str = {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    const BYTES: [u8; 768] = {
+        let mut t = [0u8; 768];
+        let mut b = 0;
+        while b < 256 {
+            t[3 * b] = b'%';
+            t[3 * b + 1] = HEX[b >> 4];
+            t[3 * b + 2] = HEX[b & 15];
+            b += 1;
+        }
+        t
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("ASCII"),
+    }
+};
 
 /// Appends `text` percent-encoded exactly as JavaScript's `encodeURIComponent` does: everything
 /// but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` of its UTF-8 bytes (upper-case hex).
 pub fn encode_uri_component(text: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let bytes = text.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if !keeps(b) {
-            // Bytes start..i are ASCII (kept), so both ends are char boundaries.
+        if !KEEP[usize::from(b)] {
+            // Bytes start..i are ASCII (kept), so both ends are char boundaries when the run is not
+            // empty (between two escaped bytes `i` may sit inside a character).
             if start < i {
                 out.push_str(&text[start..i]);
             }
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
+            let at = 3 * usize::from(b);
+            out.push_str(&ESCAPES[at..at + 3]);
             start = i + 1;
         }
     }
