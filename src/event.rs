@@ -70,6 +70,18 @@ impl<'a> Value<'a> {
         true
     }
 
+    /// The same value borrowing from this one (no copy, whether its text is borrowed or owned).
+    pub fn borrowed(&self) -> Value<'_> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Number(n) => Value::Number(Cow::Borrowed(n)),
+            Value::String(s) => Value::String(Cow::Borrowed(s)),
+            Value::Object(s) => Value::Object(Cow::Borrowed(s)),
+            Value::Array(s) => Value::Array(Cow::Borrowed(s)),
+        }
+    }
+
     /// An owned copy.
     pub fn into_owned(self) -> Value<'static> {
         match self {

@@ -164,12 +164,10 @@ pub fn escape_text(text: &str, out: &mut String) -> usize {
     let mut removed = 0;
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        if !SPECIAL[usize::from(bytes[i])] {
-            i += 1;
-            continue;
-        }
-        let (replacement, len): (Option<&str>, usize) = match bytes[i] {
+    loop {
+        i = next_special(bytes, i);
+        let Some(&b) = bytes.get(i) else { break };
+        let (replacement, len): (Option<&str>, usize) = match b {
             b'&' => (Some("&amp;"), 1),
             b'<' => (Some("&lt;"), 1),
             b'>' => (Some("&gt;"), 1),
@@ -177,7 +175,8 @@ pub fn escape_text(text: &str, out: &mut String) -> usize {
             b'\r' => (Some("&#13;"), 1),
             // U+FFFE and U+FFFF are EF BF BE / EF BF BF in UTF-8; other EF sequences are fine.
             0xEF if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) => (None, 3),
-            0xEF => {
+            _ if b == 0xEF || !SPECIAL[usize::from(b)] => {
+                // Tab, LF, or another EF sequence: kept as it is.
                 i += 1;
                 continue;
             }
@@ -194,6 +193,39 @@ pub fn escape_text(text: &str, out: &mut String) -> usize {
     }
     out.push_str(&text[start..]);
     removed
+}
+
+/// The first byte at or after `at` that [`escape_text`] may have to change (a superset of
+/// [`SPECIAL`]: tab and LF are found too), or the end. Eight bytes at a time: `x | 0x04` turns
+/// `"` into `&` and `x | 0x02` turns `<` into `>` (and nothing else into either), a byte of
+/// `v ^ splat(c)` is zero where `v` has `c`, `(v - 0x01…) & !v & 0x80…` flags zero bytes and
+/// `(x - 0x20…) & !x & 0x80…` bytes below 0x20, both exactly at the lowest flagged byte, which
+/// is all that is used.
+#[inline]
+fn next_special(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    let found = |x: u64| {
+        (zero((x | ONES * 0x04) ^ (ONES * 0x26)) | zero((x | ONES * 0x02) ^ (ONES * 0x3E)) | zero(x ^ (ONES * 0xEF)) | (x.wrapping_sub(ONES * 0x20) & !x))
+            & HIGH
+    };
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let hit = found(u64::from_le_bytes(word));
+        if hit != 0 {
+            return at + (hit.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while let Some(&b) = bytes.get(at) {
+        if SPECIAL[usize::from(b)] {
+            return at;
+        }
+        at += 1;
+    }
+    at
 }
 
 #[cfg(test)]
@@ -219,6 +251,33 @@ mod tests {
         assert_eq!(escape_compact_json(raw, &mut one_pass), removed);
         assert_eq!(removed, 1);
         assert_eq!(one_pass, two_steps);
+    }
+
+    #[test]
+    fn every_byte_at_every_offset() {
+        // The word-at-a-time scan against the byte table: each special byte, placed at every
+        // offset of a text longer than a word, is found and handled as the table says.
+        for c in (0..=0x7Fu8).map(char::from).chain(['\u{FFFE}', '\u{FFFF}', '\u{FFFD}', 'é', '東']) {
+            for at in 0..20 {
+                let text = format!("{}{c}{}", "a".repeat(at), "b".repeat(20 - at));
+                let mut fast = String::new();
+                let removed = escape_text(&text, &mut fast);
+                let mut slow = String::new();
+                let mut slow_removed = 0;
+                for ch in text.chars() {
+                    match ch {
+                        '&' => slow.push_str("&amp;"),
+                        '<' => slow.push_str("&lt;"),
+                        '>' => slow.push_str("&gt;"),
+                        '"' => slow.push_str("&quot;"),
+                        '\r' => slow.push_str("&#13;"),
+                        ch if is_xml_char(ch) => slow.push(ch),
+                        _ => slow_removed += 1,
+                    }
+                }
+                assert_eq!((fast, removed), (slow, slow_removed), "{c:?} at {at}");
+            }
+        }
     }
 
     #[test]

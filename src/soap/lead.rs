@@ -125,6 +125,13 @@ impl LeadMapping {
             FieldName::Trait(key) => match self.field_map.get(key).filter(|_| !self.field_map.is_empty()) {
                 Some(mapped) => escape_text(mapped, out),
                 None if self.casing == TraitCasing::FirstUpper => {
+                    if let Some(&first) = key.as_bytes().first()
+                        && first.is_ascii_alphanumeric()
+                    {
+                        // The common case: an ASCII letter or digit, nothing to escape.
+                        out.push(char::from(first.to_ascii_uppercase()));
+                        return escape_text(&key[1..], out);
+                    }
                     let mut chars = key.chars();
                     let Some(first) = chars.next() else { return 0 };
                     let mut buf = [0u8; 4];
@@ -163,7 +170,8 @@ pub fn visit<'a>(
             ("address", Value::Object(raw)) => nested(msg, mapping, "address", raw, &ADDRESS_PARTS, &mut attribute, warnings),
             ("company", Value::Object(raw)) => nested(msg, mapping, "company", raw, &COMPANY_PARTS, &mut attribute, warnings),
             _ => {
-                if let Some(text) = text_of(value) {
+                // Borrowed from the message: no copy of a string that had escapes.
+                if let Some(text) = text_of(&value.borrowed()) {
                     attribute(FieldName::Trait(key), text);
                 }
             }
