@@ -136,6 +136,16 @@ pub struct Fields<'a> {
     entries: Vec<(Cow<'a, str>, Value<'a>)>,
 }
 
+impl<'a> IntoIterator for Fields<'a> {
+    type Item = (Cow<'a, str>, Value<'a>);
+    type IntoIter = std::vec::IntoIter<(Cow<'a, str>, Value<'a>)>;
+
+    /// The pairs in arrival order, moved out (no copy of owned text).
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
 impl<'a> Fields<'a> {
     /// Parses a JSON object's text (or `null`) into ordered fields.
     pub fn from_json(json: &'a str) -> Result<Fields<'a>, JsonError> {
@@ -258,6 +268,19 @@ impl<'a> Context<'a> {
         }
         Ok(c)
     }
+}
+
+/// Calls `field` with each key and value of a JSON object's text (or `null`, which has none), in
+/// order, without collecting them: the allocation-free way to read a nested object once.
+pub fn each_field<'a>(json: &'a str, mut field: impl FnMut(Cow<'a, str>, Value<'a>)) -> Result<(), JsonError> {
+    let mut reader = Reader::new(json);
+    if reader.object()? {
+        let mut first = true;
+        while let Some(key) = reader.next_key(&mut first)? {
+            field(key, reader.value()?);
+        }
+    }
+    reader.end()
 }
 
 /// Reads an object (or `null`) at the reader's cursor, handing each key to `field`, which must

@@ -971,7 +971,23 @@ fn check_client(msg: &Msg, sets: &Sets) -> Result<(), TestCaseError> {
             if !enabled {
                 prop_assert!(call.is_none());
             }
+            // The hot path writes what the call value prints, and nothing when there is no call.
+            let Message::Identify(m) = &parsed else {
+                return Err(TestCaseError::fail("not an identify"));
+            };
+            let mut written = String::from("prefix");
+            let wrote = client
+                .write_identify(m, &mut written)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(wrote, call.is_some());
+            let want = call
+                .as_ref()
+                .map(|c| format!("prefix{}", c.to_json_string()))
+                .unwrap_or_else(|| "prefix".to_owned());
+            prop_assert_eq!(written, want);
             if let Some(call) = call {
+                // The hand-written JSON is serde's serialisation of the call.
+                prop_assert_eq!(serde_json::to_string(&call).ok(), Some(call.to_json_string()));
                 let MunchkinCall::AssociateLead { hash, .. } = &call else {
                     return Err(TestCaseError::fail("identify gave a visit"));
                 };

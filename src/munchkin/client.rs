@@ -64,6 +64,7 @@ use super::{encode_uri_component, write_track_path};
 use crate::casing::REST_TO_SOAP;
 use crate::error::Error;
 use crate::event::{Fields, Identify, Message, Page, Track, Value, write_compact_json};
+use crate::rest::body::write_json_str;
 use crate::settings::{Secret, Settings, TraitMapping};
 
 /// One Munchkin call: `mktoMunchkinFunction(<function>, <args>…)`.
@@ -136,7 +137,14 @@ impl MunchkinCall {
 
     /// The call as compact JSON text, attributes in order and numbers as the text that arrived.
     pub fn to_json_string(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        match self {
+            MunchkinCall::VisitWebPage { .. } => serde_json::to_string(self).unwrap_or_default(),
+            MunchkinCall::AssociateLead { attributes, hash } => {
+                let mut out = String::new();
+                write_associate_lead(attributes.iter().map(|(k, v)| (k.as_str(), v)), hash, &mut out);
+                out
+            }
+        }
     }
 }
 
@@ -427,33 +435,80 @@ impl Client {
     /// its `marketoFieldName`, a standard REST name translated to its SOAP name (`fax` -> `Fax`)
     /// and any other name kept as written. Traits not mapped are not sent, nor is `id`.
     pub fn identify(&self, message: &Identify<'_>) -> Result<Option<MunchkinCall>, Error> {
+        Ok(self.associate(message).map(|(attributes, hash)| MunchkinCall::AssociateLead {
+            attributes: attributes
+                .entries
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            hash: hex::encode(hash),
+        }))
+    }
+
+    /// The hot path of [`Client::identify`]: appends the call's JSON text (as
+    /// [`MunchkinCall::to_json_string`] writes it) to `out`, without building the call. Returns
+    /// false, writing nothing, when there is no call.
+    pub fn write_identify(&self, message: &Identify<'_>, out: &mut String) -> Result<bool, Error> {
+        let Some((attributes, hash)) = self.associate(message) else {
+            return Ok(false);
+        };
+        let mut hex = [0u8; 40];
+        // 20 bytes always fit 40 hex digits.
+        let hash = match hex::encode_to_slice(hash, &mut hex) {
+            Ok(()) => std::str::from_utf8(&hex).unwrap_or_default(),
+            Err(_) => "",
+        };
+        write_associate_lead(attributes.entries.iter().map(|(k, v)| (k.as_ref(), v)), hash, out);
+        Ok(true)
+    }
+
+    /// The attributes and the hash of an identify's `associateLead`, when it has one.
+    fn associate<'m>(&self, message: &'m Identify<'_>) -> Option<(JsObject<'m>, [u8; 20])> {
         if !message.common.integrations.marketo_enabled() {
-            return Ok(None);
+            return None;
         }
         let facade = Facade::new(message);
-        let Some(email) = facade.email() else {
-            return Ok(None);
-        };
-        let mut hash_input = String::new();
+        let email = facade.email()?;
+        let mut sha = Sha1::new();
+        sha.update(self.private_key.expose().as_bytes());
         match &email {
-            Value::String(s) => hash_input.push_str(s),
-            other => js_string(other, &mut hash_input),
+            Value::String(s) => sha.update(s.as_bytes()),
+            other => {
+                let mut text = String::new();
+                js_string(other, &mut text);
+                sha.update(text.as_bytes());
+            }
         }
         let attributes = if self.is_v2() {
             facade.v2(email, &self.trait_mappings)
         } else {
             facade.v1(email)
         };
-        let attributes = attributes
-            .entries
-            .into_iter()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        Ok(Some(MunchkinCall::AssociateLead {
-            attributes,
-            hash: associate_lead_hash(self.private_key.expose(), &hash_input),
-        }))
+        Some((attributes, sha.finalize().into()))
     }
+}
+
+/// Appends `["associateLead",{…},"<hash>"]`: the attributes in order, strings JSON-escaped as
+/// `serde_json` does, numbers as the text that arrived, objects and arrays compact.
+fn write_associate_lead<'v>(attributes: impl Iterator<Item = (&'v str, &'v Value<'v>)>, hash: &str, out: &mut String) {
+    out.push_str(r#"["associateLead",{"#);
+    for (i, (name, value)) in attributes.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_str(name, out);
+        out.push(':');
+        match value {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => out.push_str(n),
+            Value::String(s) => write_json_str(s, out),
+            Value::Object(raw) | Value::Array(raw) => write_compact_json(raw, out),
+        }
+    }
+    out.push_str("},");
+    write_json_str(hash, out);
+    out.push(']');
 }
 
 fn json_type(v: &Value<'_>) -> &'static str {
@@ -492,7 +547,11 @@ impl<'m> Facade<'m> {
 
     /// `proxy('traits.<path>')`.
     fn proxy(&self, path: &str) -> Option<Value<'m>> {
-        obj_case(&self.traits, &normalize(path))
+        if path.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.') {
+            obj_case(&self.traits, path) // already normal: no copy
+        } else {
+            obj_case(&self.traits, &normalize(path))
+        }
     }
 
     /// `email()`: a truthy `traits.email`, else an email-like `userId`.
@@ -576,7 +635,7 @@ impl<'m> Facade<'m> {
         if let Some(Value::Object(_)) = ret.get("Address") {
             // `identify.proxy('address.city')`: looked up in `identify.address()`.
             let address = match self.proxy("address") {
-                Some(Value::Object(raw)) => JsObject::parse(&raw),
+                Some(Value::Object(raw)) => JsObject::parse_text(&raw),
                 _ => JsObject::default(),
             };
             for (key, name) in [
@@ -625,8 +684,8 @@ impl<'m> Facade<'m> {
         match self.proxy("address").filter(truthy) {
             Some(Value::Object(raw)) => {
                 // Plain property reads (`address.city`), not obj-case; `undefined` left out.
-                let address = JsObject::parse(&raw);
-                let get = |key: &str| address.get(key).cloned().map(Value::into_owned);
+                let address = JsObject::parse_text(&raw);
+                let get = |key: &str| address.get(key).cloned();
                 let postal = match get("zip") {
                     Some(zip) if truthy(&zip) => Some(zip),
                     _ => get("postalCode"),
@@ -647,8 +706,8 @@ impl<'m> Facade<'m> {
         }
         match self.proxy("company").filter(truthy) {
             Some(Value::Object(raw)) => {
-                if let Some(name) = JsObject::parse(&raw).get("name") {
-                    put(&mut out, "Company", name.clone().into_owned());
+                if let Some(name) = JsObject::parse_text(&raw).get("name") {
+                    put(&mut out, "Company", name.clone());
                 }
             }
             Some(other) => put(&mut out, "Company", other),
@@ -854,7 +913,7 @@ fn obj_case<'x>(obj: &JsObject<'x>, path: &str) -> Option<Value<'x>> {
             return Some(value.clone());
         }
         return match value {
-            Value::Object(raw) => obj_case(&JsObject::parse(raw), rest).map(Value::into_owned),
+            Value::Object(raw) => obj_case(&JsObject::parse_text(raw), rest),
             _ => None,
         };
     }
@@ -869,28 +928,62 @@ struct JsObject<'a> {
 }
 
 impl<'a> JsObject<'a> {
-    fn from_fields(fields: &Fields<'a>) -> JsObject<'a> {
-        let mut entries: Vec<(Cow<'a, str>, Value<'a>)> = Vec::with_capacity(fields.len());
-        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(fields.len());
-        for (key, value) in fields.iter() {
-            match seen.get(key) {
-                Some(&i) => entries[i].1 = value.clone(),
+    /// The object of `fields`, borrowing keys and values.
+    fn from_fields(fields: &'a Fields<'_>) -> JsObject<'a> {
+        JsObject::from_entries(fields.iter().map(|(k, v)| (Cow::Borrowed(k), v.borrowed())))
+    }
+
+    fn from_entries(pairs: impl ExactSizeIterator<Item = (Cow<'a, str>, Value<'a>)>) -> JsObject<'a> {
+        // A repeated key keeps its first place and takes its last value. Small objects are
+        // searched in place; large ones through an index, so that 10,000 traits stay linear.
+        const SCAN: usize = 32;
+        let mut entries: Vec<(Cow<'a, str>, Value<'a>)> = Vec::with_capacity(pairs.len());
+        let mut index: HashMap<Cow<'a, str>, usize> = HashMap::new();
+        for (key, value) in pairs {
+            let seen = if entries.len() <= SCAN {
+                entries.iter().position(|(k, _)| *k == key)
+            } else {
+                if index.is_empty() {
+                    index.extend(entries.iter().enumerate().rev().map(|(i, (k, _))| (k.clone(), i)));
+                }
+                index.get(&key).copied()
+            };
+            match seen {
+                Some(i) => entries[i].1 = value,
                 None => {
-                    seen.insert(key, entries.len());
-                    entries.push((Cow::Owned(key.to_owned()), value.clone()));
+                    if !index.is_empty() {
+                        index.insert(key.clone(), entries.len());
+                    }
+                    entries.push((key, value));
                 }
             }
         }
         // Array-index keys first, ascending; the sort is stable for the rest.
-        entries.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |n| (0, n)));
+        if entries.iter().any(|(k, _)| array_index(k).is_some()) {
+            entries.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |n| (0, n)));
+        }
         JsObject { entries }
     }
 
     /// Parses an object's JSON text (as held by [`Value::Object`]); not an object: empty.
-    fn parse(raw: &str) -> JsObject<'static> {
+    fn parse(raw: &'a str) -> JsObject<'a> {
         match Fields::from_json(raw) {
-            Ok(fields) => JsObject::from_fields(&fields.into_owned()),
+            Ok(fields) => JsObject::from_entries(fields.into_iter()),
             Err(_) => JsObject::default(),
+        }
+    }
+
+    /// [`JsObject::parse`] of an object value's text, for as long as the text lives.
+    fn parse_text<'x>(raw: &Cow<'x, str>) -> JsObject<'x> {
+        match raw {
+            Cow::Borrowed(raw) => JsObject::parse(raw),
+            Cow::Owned(raw) => JsObject {
+                entries: JsObject::parse(raw)
+                    .entries
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            },
         }
     }
 
@@ -936,7 +1029,7 @@ mod tests {
     use super::*;
 
     fn object(json: &str) -> JsObject<'_> {
-        JsObject::from_fields(&Fields::from_json(json).unwrap())
+        JsObject::parse(json)
     }
 
     fn keys(o: &JsObject<'_>) -> Vec<String> {

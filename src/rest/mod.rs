@@ -36,7 +36,7 @@
 
 pub mod activities;
 pub mod associate;
-mod body;
+pub(crate) mod body;
 pub mod leads;
 pub mod lookup;
 pub mod response;

@@ -159,11 +159,24 @@ const SPECIAL: [bool; 256] = {
 
 /// Appends `text` XML-escaped (`&`, `<`, `>`, `"`, CR as `&#13;`), without the characters XML
 /// cannot carry; returns how many were removed.
+#[inline]
 pub fn escape_text(text: &str, out: &mut String) -> usize {
+    // The common case, kept small enough to inline: nothing to change.
+    let first = next_special(text.as_bytes(), 0);
+    if first == text.len() {
+        out.push_str(text);
+        return 0;
+    }
+    escape_from(text, first, out)
+}
+
+/// [`escape_text`] from the first byte that may need a change.
+#[inline(never)]
+fn escape_from(text: &str, first: usize, out: &mut String) -> usize {
     let bytes = text.as_bytes();
     let mut removed = 0;
     let mut start = 0;
-    let mut i = 0;
+    let mut i = first;
     loop {
         i = next_special(bytes, i);
         let Some(&b) = bytes.get(i) else { break };
@@ -207,7 +220,10 @@ fn next_special(bytes: &[u8], mut at: usize) -> usize {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |v: u64| v.wrapping_sub(ONES) & !v;
     let found = |x: u64| {
-        (zero((x | ONES * 0x04) ^ (ONES * 0x26)) | zero((x | ONES * 0x02) ^ (ONES * 0x3E)) | zero(x ^ (ONES * 0xEF)) | (x.wrapping_sub(ONES * 0x20) & !x))
+        (zero((x | (ONES * 0x04)) ^ (ONES * 0x26))
+            | zero((x | (ONES * 0x02)) ^ (ONES * 0x3E))
+            | zero(x ^ (ONES * 0xEF))
+            | (x.wrapping_sub(ONES * 0x20) & !x))
             & HIGH
     };
     while let Some(chunk) = bytes.get(at..at + 8) {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use crate::casing::TraitCasing;
 use crate::cookie::Cookie;
 use crate::error::Error;
-use crate::event::{Fields, Identify, Value};
+use crate::event::{Identify, Value};
 use crate::plan::{Warning, WarningKind};
 
 /// One `leadAttributeList/attribute`.
@@ -256,16 +256,34 @@ fn nested<'a>(
     attribute: &mut impl FnMut(FieldName<'a>, AttrValue<'a>),
     warnings: &mut Vec<Warning>,
 ) {
-    let Ok(fields) = Fields::from_json(raw) else {
-        return; // unreachable for text that came from the message parser
-    };
-    for (field, sources) in parts {
-        let value = sources.iter().find_map(|k| fields.get(k).filter(|v| **v != Value::Null));
-        if let Some(text) = value.and_then(text_of) {
+    // One pass, nothing collected but what is sent: the last value of each source key (a repeated
+    // key's last value wins, as in `Fields::get`), and the other keys with a value, in order.
+    let sources = |part: usize| parts.iter().take(part).map(|(_, s)| s.len()).sum::<usize>();
+    let mut last: [Option<Value<'a>>; 8] = Default::default();
+    let mut ignored: Vec<Cow<'a, str>> = Vec::new();
+    let read = crate::event::each_field(raw, |key, value| {
+        match parts.iter().flat_map(|(_, s)| s.iter()).position(|k| *k == key) {
+            Some(at) if at < last.len() => last[at] = Some(value),
+            _ if value == Value::Null => {}
+            _ => ignored.push(key),
+        }
+    });
+    if let Err(e) = read {
+        // Only a key or value JSON allows but Rust strings cannot hold (a lone surrogate) gets here.
+        warnings.push(Warning::new(
+            WarningKind::FieldNotSent,
+            format!("{}: {parent} not sent: {e}", msg.common.message_ref()),
+        ));
+        return;
+    }
+    for (part, (field, keys)) in parts.iter().enumerate() {
+        let first = sources(part);
+        let value = (first..first + keys.len()).find_map(|at| last.get_mut(at)?.take().filter(|v| *v != Value::Null));
+        if let Some(text) = value.as_ref().and_then(text_of) {
             let mapped = if mapping.field_map.is_empty() {
                 None
             } else {
-                mapping.field_map.get(&format!("{parent}.{}", sources[0]))
+                mapping.field_map.get(&format!("{parent}.{}", keys[0]))
             };
             let name = match mapped {
                 Some(m) => FieldName::Fixed(m.as_str()),
@@ -274,11 +292,6 @@ fn nested<'a>(
             attribute(name, text);
         }
     }
-    let ignored: Vec<&str> = fields
-        .iter()
-        .filter(|(k, v)| **v != Value::Null && !parts.iter().any(|(_, s)| s.contains(k)))
-        .map(|(k, _)| k)
-        .collect();
     if !ignored.is_empty() {
         warnings.push(Warning::new(
             WarningKind::FieldNotSent,
