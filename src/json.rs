@@ -54,6 +54,12 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
+/// Whether `text` is one JSON value and nothing else (whitespace aside).
+pub(crate) fn is_json(text: &str) -> bool {
+    let mut reader = Reader::new(text);
+    reader.skip().is_ok() && reader.end().is_ok()
+}
+
 /// The text of JSON bytes, which must be UTF-8 (RFC 8259 §8.1).
 pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, JsonError> {
     std::str::from_utf8(bytes).map_err(|e| {

@@ -141,7 +141,8 @@ impl MunchkinCall {
             MunchkinCall::VisitWebPage { .. } => serde_json::to_string(self).unwrap_or_default(),
             MunchkinCall::AssociateLead { attributes, hash } => {
                 let mut out = String::new();
-                write_associate_lead(attributes.iter().map(|(k, v)| (k.as_str(), v)), hash, &mut out);
+                // A call built by hand may hold number or object text that is not JSON: checked.
+                write_associate_lead(attributes.iter().map(|(k, v)| (k.as_str(), v)), hash, true, &mut out);
                 out
             }
         }
@@ -458,7 +459,8 @@ impl Client {
             Ok(()) => std::str::from_utf8(&hex).unwrap_or_default(),
             Err(_) => "",
         };
-        write_associate_lead(attributes.entries.iter().map(|(k, v)| (k.as_ref(), v)), hash, out);
+        // Values from the message parser are JSON already.
+        write_associate_lead(attributes.entries.iter().map(|(k, v)| (k.as_ref(), v)), hash, false, out);
         Ok(true)
     }
 
@@ -489,8 +491,9 @@ impl Client {
 }
 
 /// Appends `["associateLead",{…},"<hash>"]`: the attributes in order, strings JSON-escaped as
-/// `serde_json` does, numbers as the text that arrived, objects and arrays compact.
-fn write_associate_lead<'v>(attributes: impl Iterator<Item = (&'v str, &'v Value<'v>)>, hash: &str, out: &mut String) {
+/// `serde_json` does, numbers as the text that arrived, objects and arrays compact. With `check`,
+/// number or object text that is not JSON is written as a string, as the `Serialize` impl does.
+fn write_associate_lead<'v>(attributes: impl Iterator<Item = (&'v str, &'v Value<'v>)>, hash: &str, check: bool, out: &mut String) {
     out.push_str(r#"["associateLead",{"#);
     for (i, (name, value)) in attributes.enumerate() {
         if i > 0 {
@@ -501,6 +504,12 @@ fn write_associate_lead<'v>(attributes: impl Iterator<Item = (&'v str, &'v Value
         match value {
             Value::Null => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) if check && !crate::json::is_json(n) => write_json_str(n, out),
+            Value::Object(raw) | Value::Array(raw) if check && !crate::json::is_json(raw) => {
+                let mut compact = String::with_capacity(raw.len());
+                write_compact_json(raw, &mut compact);
+                write_json_str(&compact, out);
+            }
             Value::Number(n) => out.push_str(n),
             Value::String(s) => write_json_str(s, out),
             Value::Object(raw) | Value::Array(raw) => write_compact_json(raw, out),
