@@ -372,15 +372,16 @@ fn main() {
     // identify -> REST Sync Leads record and body.
     let rest_settings = Settings::from_json(REST_SETTINGS).unwrap();
     let rest = RestDestination::new(&rest_settings).unwrap();
-    let identify_rest = |input: &[u8], body: &mut String| {
+    let mut rest_warnings = Vec::new();
+    let mut identify_rest = |input: &[u8], body: &mut String| {
         body.clear();
-        if let Ok(Message::Identify(m)) = Message::from_slice(input) {
-            let mut w = Vec::new();
-            if let Ok(record) = rest.api().lead_input(&m, &mut w) {
-                let mut batch = rest.api().lead_batch();
-                if batch.push(record).is_ok() {
-                    body.push_str(&batch.body());
-                }
+        rest_warnings.clear();
+        if let Ok(Message::Identify(m)) = Message::from_slice(input)
+            && let Ok(record) = rest.api().lead_input(&m, &mut rest_warnings)
+        {
+            let mut batch = rest.api().lead_batch();
+            if batch.push(record).is_ok() {
+                batch.write_body(body);
             }
         }
     };

@@ -455,7 +455,7 @@ impl<'a> Reader<'a> {
 /// `c`, and `(v - 0x01…) & !v & 0x80…` flags zero bytes (exactly for the lowest one, which is
 /// all that is used); `(x - 0x20…) & !x & 0x80…` flags bytes below 0x20 the same way.
 #[inline]
-fn string_stop(bytes: &[u8], mut at: usize) -> usize {
+pub(crate) fn string_stop(bytes: &[u8], mut at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = bytes.get(at..at + 8) {

@@ -65,23 +65,22 @@ impl FieldValue {
 pub(crate) fn write_json_str(s: &str, out: &mut String) {
     out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0x08 => Some("\\b"),
-            0x0c => Some("\\f"),
-            0..=0x1f => None,
-            _ => continue,
-        };
+    loop {
+        // The bytes JSON must escape are the ones that end a run of plain string bytes.
+        let i = crate::json::string_stop(bytes, start);
+        let Some(&b) = bytes.get(i) else { break };
         out.push_str(&s[start..i]);
-        match escape {
-            Some(e) => out.push_str(e),
-            None => {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.push_str("\\u00");
                 out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -181,6 +180,13 @@ impl<R: InputJson> Records<R> {
     /// The whole body: `head`, the records joined by `,`, then `]}`.
     pub(crate) fn body(&self, head: &str) -> String {
         let mut out = String::with_capacity(self.body_len);
+        self.write_body(head, &mut out);
+        out
+    }
+
+    /// Appends [`Records::body`] to `out`.
+    pub(crate) fn write_body(&self, head: &str, out: &mut String) {
+        out.reserve(self.body_len);
         out.push_str(head);
         for (i, r) in self.records.iter().enumerate() {
             if i > 0 {
@@ -189,7 +195,6 @@ impl<R: InputJson> Records<R> {
             out.push_str(r.json());
         }
         out.push_str(TAIL);
-        out
     }
 }
 
@@ -214,6 +219,15 @@ mod tests {
         let mut out = String::new();
         write_json_str("a\u{1}", &mut out);
         assert_eq!(out, r#""a\u0001""#);
+        // Every byte that needs an escape, at every offset of a text longer than a word.
+        for c in (0u8..0x80).map(char::from).chain(['é', '\u{2028}']) {
+            for at in 0..20 {
+                let text = format!("{}{c}{}", "a".repeat(at), "b".repeat(20 - at));
+                let mut out = String::new();
+                write_json_str(&text, &mut out);
+                assert_eq!(out, serde_json::to_string(&text).unwrap(), "{c:?} at {at}");
+            }
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@
 use std::borrow::Cow;
 
 use crate::error::Error;
-use crate::event::{Fields, Identify, Value};
+use crate::event::{Identify, Value};
 use crate::plan::{Warning, WarningKind};
 use crate::request::{RequestKind, Response};
 use crate::soap::lead::email_of;
@@ -228,6 +228,11 @@ impl LeadBatch {
         self.records.body(&self.head)
     }
 
+    /// Appends [`LeadBatch::body`] to `out` (the hot path: the caller reuses its buffer).
+    pub fn write_body(&self, out: &mut String) {
+        self.records.write_body(&self.head, out);
+    }
+
     /// The request: `POST {rest_base}/rest/v1/leads.json`, `Content-Type: application/json`,
     /// `Authorization: Bearer …`.
     pub fn request(&self, rest_base: &str, token: &AccessToken) -> Request {
@@ -306,10 +311,28 @@ struct Builder<'m> {
     not_sent: Vec<Cow<'m, str>>,
 }
 
-impl Builder<'_> {
-    fn push(&mut self, source: &str, field: &str, value: FieldValue) {
+/// Where a field's value came from, named only when a warning needs it.
+#[derive(Clone, Copy)]
+enum Source<'s> {
+    /// A trait.
+    Trait(&'s str),
+    /// A part of an object trait (`address.city`).
+    Part(&'s str, &'s str),
+}
+
+impl std::fmt::Display for Source<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Trait(key) => f.write_str(key),
+            Source::Part(parent, key) => write!(f, "{parent}.{key}"),
+        }
+    }
+}
+
+impl<'m> Builder<'m> {
+    fn push(&mut self, source: Source<'_>, field: &str, value: FieldValue) {
         if self.fields.iter().any(|(k, _)| k == field) {
-            self.duplicates.push((source.to_owned(), field.to_owned()));
+            self.duplicates.push((source.to_string(), field.to_owned()));
         } else {
             self.fields.push((field.to_owned(), value));
         }
@@ -319,21 +342,32 @@ impl Builder<'_> {
         self.fields.iter().any(|(k, _)| k == field)
     }
 
-    fn nested(&mut self, parent: &str, raw: &str, parts: &Parts) {
-        let Ok(fields) = Fields::from_json(raw) else {
-            return; // unreachable for text that came from the message parser
-        };
+    /// The parts of an object trait, read in one pass: the last value of each source key (as
+    /// `Fields::get`), and the other keys with a value (not sent), in order.
+    fn nested(&mut self, parent: &str, raw: &'m str, parts: &Parts) {
+        let mut last: [Option<Value<'m>>; 8] = Default::default();
+        let mut unknown: Vec<Cow<'m, str>> = Vec::new();
+        let read = crate::event::each_field(raw, |key, value| {
+            match parts.iter().flat_map(|(_, s)| s.iter()).position(|k| *k == key) {
+                Some(at) if at < last.len() => last[at] = Some(value),
+                _ if value == Value::Null => {}
+                _ => unknown.push(Cow::Owned(format!("{parent}.{key}"))),
+            }
+        });
+        if let Err(e) = read {
+            // Only a key or value JSON allows but Rust strings cannot hold (a lone surrogate).
+            self.not_sent.push(Cow::Owned(format!("{parent} (not readable: {e})")));
+            return;
+        }
+        let mut first = 0;
         for (field, sources) in parts {
-            let value = sources.iter().find_map(|k| fields.get(k).filter(|v| **v != Value::Null));
-            if let Some(v) = value.and_then(FieldValue::from_event) {
-                self.push(&format!("{parent}.{}", sources[0]), field, v);
+            let value = (first..first + sources.len()).find_map(|at| last.get_mut(at)?.take().filter(|v| *v != Value::Null));
+            first += sources.len();
+            if let Some(v) = value.as_ref().and_then(FieldValue::from_event) {
+                self.push(Source::Part(parent, sources[0]), field, v);
             }
         }
-        for (k, v) in fields.iter() {
-            if *v != Value::Null && !parts.iter().any(|(_, s)| s.contains(&k)) {
-                self.not_sent.push(Cow::Owned(format!("{parent}.{k}")));
-            }
-        }
+        self.not_sent.extend(unknown);
     }
 }
 
@@ -357,10 +391,10 @@ impl RestApi {
             let mut mapped = false;
             for m in self.traits.iter().filter(|(t, _)| t == "email") {
                 mapped = true;
-                b.push("email", &m.1, FieldValue::String(email.to_owned()));
+                b.push(Source::Trait("email"), &m.1, FieldValue::String(email.to_owned()));
             }
             if !mapped {
-                b.push("email", "email", FieldValue::String(email.to_owned()));
+                b.push(Source::Trait("email"), "email", FieldValue::String(email.to_owned()));
             }
         };
         for (key, value) in msg.traits.iter() {
@@ -375,7 +409,7 @@ impl RestApi {
             for m in self.traits.iter().filter(|(t, _)| t == key) {
                 mapped = true;
                 if let Some(v) = FieldValue::from_event(value) {
-                    b.push(key, &m.1, v);
+                    b.push(Source::Trait(key), &m.1, v);
                 }
             }
             if mapped {
@@ -385,13 +419,17 @@ impl RestApi {
                 (_, Value::Null) => {}
                 ("address", Value::Object(raw)) => b.nested("address", raw, &ADDRESS_PARTS),
                 ("company", Value::Object(raw)) => b.nested("company", raw, &COMPANY_PARTS),
-                _ => match (standard_field(key), FieldValue::from_event(value)) {
-                    (Some("dateOfBirth"), Some(FieldValue::String(s))) => {
-                        let date = date_part(&s).to_owned();
-                        b.push(key, "dateOfBirth", FieldValue::String(date));
+                // The value is copied only for a trait that is sent.
+                _ => match (standard_field(key), value) {
+                    (Some("dateOfBirth"), Value::String(s)) => {
+                        let date = date_part(s).to_owned();
+                        b.push(Source::Trait(key), "dateOfBirth", FieldValue::String(date));
                     }
-                    (Some(field), Some(v)) => b.push(key, field, v),
-                    _ => b.not_sent.push(Cow::Borrowed(key)),
+                    (Some(field), value) => match FieldValue::from_event(value) {
+                        Some(v) => b.push(Source::Trait(key), field, v),
+                        None => b.not_sent.push(Cow::Borrowed(key)),
+                    },
+                    (None, _) => b.not_sent.push(Cow::Borrowed(key)),
                 },
             }
         }
