@@ -156,7 +156,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Reads an object (or `null`, as no fields) at the reader's cursor.
-    fn read(r: &mut Reader<'a>) -> Result<Fields<'a>, JsonError> {
+    pub(crate) fn read(r: &mut Reader<'a>) -> Result<Fields<'a>, JsonError> {
         let mut entries = Vec::new();
         if r.object()? {
             let mut first = true;
@@ -454,25 +454,39 @@ pub enum Message<'a> {
 impl<'a> Message<'a> {
     /// Parses one message from JSON text. Strings without escapes borrow from `json`.
     pub fn from_json(json: &'a str) -> Result<Message<'a>, Error> {
-        let mut field = "";
-        match Parsed::read(&mut Reader::new(json), &mut field) {
-            Ok(parsed) => parsed.into_message(),
+        Self::parse(json, |r| Fields::read(r).map(Some))
+    }
+
+    /// Parses one message from JSON bytes, which must be UTF-8 (RFC 8259 §8.1).
+    pub fn from_slice(json: &'a [u8]) -> Result<Message<'a>, Error> {
+        Self::from_slice_with(json, |r| Fields::read(r).map(Some))
+    }
+
+    /// [`Message::from_slice`], handing the `traits` value (each time the key appears) to
+    /// `traits`, which reads it from the reader and returns the fields to keep, or `None` when it
+    /// consumed them (a streaming writer). Everything else is parsed and checked as usual.
+    pub(crate) fn from_slice_with(
+        json: &'a [u8],
+        traits: impl FnMut(&mut Reader<'a>) -> Result<Option<Fields<'a>>, JsonError>,
+    ) -> Result<Message<'a>, Error> {
+        match crate::json::utf8(json) {
+            Ok(text) => Self::parse(text, traits),
             Err(source) => Err(Error::InvalidMessage {
-                message: MessageRef(recover_message_id(json.as_bytes())),
-                field: (!field.is_empty()).then(|| field.to_owned()),
+                message: MessageRef(recover_message_id(json)),
+                field: None,
                 reason: source.to_string(),
                 source: Some(source),
             }),
         }
     }
 
-    /// Parses one message from JSON bytes, which must be UTF-8 (RFC 8259 §8.1).
-    pub fn from_slice(json: &'a [u8]) -> Result<Message<'a>, Error> {
-        match crate::json::utf8(json) {
-            Ok(text) => Self::from_json(text),
+    fn parse(json: &'a str, traits: impl FnMut(&mut Reader<'a>) -> Result<Option<Fields<'a>>, JsonError>) -> Result<Message<'a>, Error> {
+        let mut field = "";
+        match Parsed::read(&mut Reader::new(json), &mut field, traits) {
+            Ok(parsed) => parsed.into_message(),
             Err(source) => Err(Error::InvalidMessage {
-                message: MessageRef(recover_message_id(json)),
-                field: None,
+                message: MessageRef(recover_message_id(json.as_bytes())),
+                field: (!field.is_empty()).then(|| field.to_owned()),
                 reason: source.to_string(),
                 source: Some(source),
             }),
@@ -522,7 +536,11 @@ struct Parsed<'a> {
 impl<'a> Parsed<'a> {
     /// Reads the top-level object, recording the known field being read in `field` so that an
     /// error can name it (a static name: no allocation on the happy path).
-    fn read(r: &mut Reader<'a>, field: &mut &'static str) -> Result<Parsed<'a>, JsonError> {
+    fn read(
+        r: &mut Reader<'a>,
+        field: &mut &'static str,
+        mut traits: impl FnMut(&mut Reader<'a>) -> Result<Option<Fields<'a>>, JsonError>,
+    ) -> Result<Parsed<'a>, JsonError> {
         let mut p = Parsed {
             kind: None,
             common: Common::default(),
@@ -561,7 +579,7 @@ impl<'a> Parsed<'a> {
                 "timestamp" => p.common.timestamp = r.opt_string()?,
                 "context" => p.common.context = Context::read(r)?,
                 "integrations" => p.common.integrations = Integrations::read(r)?,
-                "traits" => p.traits = Fields::read(r)?,
+                "traits" => p.traits = traits(r)?.unwrap_or_default(),
                 "event" => p.event = r.opt_string()?,
                 "properties" => p.properties = Fields::read(r)?,
                 _ => p.name = r.opt_string()?,

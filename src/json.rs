@@ -17,7 +17,11 @@ use crate::event::Value;
 
 /// Why and where JSON text was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonError {
+pub struct JsonError(Box<Fault>);
+
+/// Boxed so that the reader's results stay small on the hot path (one pointer for the error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fault {
     offset: usize,
     line: usize,
     column: usize,
@@ -27,28 +31,28 @@ pub struct JsonError {
 impl JsonError {
     /// What was wrong.
     pub fn reason(&self) -> &'static str {
-        self.reason
+        self.0.reason
     }
 
     /// The byte offset of the fault in the text.
     pub fn offset(&self) -> usize {
-        self.offset
+        self.0.offset
     }
 
     /// The line of the fault, from 1.
     pub fn line(&self) -> usize {
-        self.line
+        self.0.line
     }
 
     /// The column of the fault on its line, in bytes, from 1.
     pub fn column(&self) -> usize {
-        self.column
+        self.0.column
     }
 }
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at line {} column {}", self.reason, self.line, self.column)
+        write!(f, "{} at line {} column {}", self.0.reason, self.0.line, self.0.column)
     }
 }
 
@@ -85,12 +89,12 @@ impl<'a> Reader<'a> {
         let at = at.min(self.text.len());
         let before = &self.text.as_bytes()[..at];
         let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        JsonError {
+        JsonError(Box::new(Fault {
             offset: at,
             line: 1 + before.iter().filter(|&&b| b == b'\n').count(),
             column: 1 + at - line_start,
             reason,
-        }
+        }))
     }
 
     /// An error at the cursor.

@@ -29,7 +29,7 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 use segment_marketo::ErrorKind;
 use segment_marketo::cookie::Cookie;
-use segment_marketo::destination::{MarketoDestination, SoapDestination};
+use segment_marketo::destination::{MarketoDestination, SoapDestination, Written};
 use segment_marketo::event::Message;
 use segment_marketo::munchkin::client::{Client, MunchkinCall};
 use segment_marketo::plan::{Operation, Plan, SkipReason, WarningKind};
@@ -768,11 +768,51 @@ fn kinds_sorted(w: &[segment_marketo::plan::Warning]) -> Vec<String> {
     k
 }
 
+/// The one-pass writer from JSON bytes gives what plan() gives: the same envelope and warnings,
+/// the same skip, the same error; anything but an identify comes back parsed, nothing written.
+fn check_write_json(dest: &SoapDestination, json: &str, parsed: &Message<'_>, now: Timestamp) -> Result<(), TestCaseError> {
+    let prefix = "<pre></attribute>";
+    let mut out = String::from(prefix);
+    let mut warnings = Vec::new();
+    let written = dest.write_json(json.as_bytes(), now, &mut out, &mut warnings);
+    if !matches!(parsed, Message::Identify(_)) {
+        prop_assert_eq!(written.map_err(|e| e.to_string()), Ok(Written::Other(parsed.clone())));
+        prop_assert_eq!(out, prefix);
+        return Ok(());
+    }
+    match dest.plan(parsed, now) {
+        Err(e) => {
+            let got = written
+                .err()
+                .ok_or_else(|| TestCaseError::fail(format!("write_json wrote; plan failed with {e}")))?;
+            prop_assert_eq!(got.to_string(), e.to_string());
+            prop_assert_eq!(out, prefix, "write_json left output behind on error");
+            prop_assert!(warnings.is_empty(), "warnings on error: {:?}", warnings);
+        }
+        Ok(Plan::Skip(reason)) => {
+            prop_assert_eq!(written.map_err(|e| e.to_string()), Ok(Written::Skipped(reason)));
+            prop_assert_eq!(out, prefix);
+        }
+        Ok(Plan::Send { steps, warnings: planned }) => {
+            prop_assert_eq!(written.map_err(|e| e.to_string()), Ok(Written::SyncLead));
+            prop_assert_eq!(
+                Some(&out[prefix.len()..]),
+                steps[0].request.body.as_deref(),
+                "write_json differs from plan"
+            );
+            prop_assert_eq!(warnings, planned);
+        }
+        Ok(other) => return Err(TestCaseError::fail(format!("unexpected plan {other:?}"))),
+    }
+    Ok(())
+}
+
 /// Checks an identify end to end: plan, streaming writer, render, integrations.
 fn check_identify(msg: &Msg, sets: &Sets, now: Timestamp) -> Result<(), TestCaseError> {
     let Some(dest) = soap(sets)? else { return Ok(()) };
     let json = msg.json();
     let parsed = Message::from_json(&json).map_err(|e| TestCaseError::fail(format!("structured message rejected: {e}")))?;
+    check_write_json(&dest, &json, &parsed, now)?;
     let Message::Identify(m) = &parsed else {
         return Err(TestCaseError::fail("not an identify"));
     };
@@ -860,6 +900,7 @@ fn check_beacon_message(msg: &Msg, sets: &Sets, now: Timestamp) -> Result<(), Te
     let Some(dest) = soap(sets)? else { return Ok(()) };
     let json = msg.json();
     let parsed = Message::from_json(&json).map_err(|e| TestCaseError::fail(format!("structured message rejected: {e}")))?;
+    check_write_json(&dest, &json, &parsed, now)?;
     let planned = match &parsed {
         Message::Track(t) => dest.track(t, now),
         Message::Page(p) => dest.page(p, now),

@@ -35,6 +35,20 @@ pub enum Answer {
     Records(Vec<crate::rest::RecordOutcome>),
 }
 
+/// What [`SoapDestination::write_json`] did with a message's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Written<'a> {
+    /// The identify's `syncLead` envelope is in the buffer: `POST` it to the SOAP endpoint with
+    /// [`crate::soap::CONTENT_TYPE`] and `SOAPAction` [`crate::soap::SYNC_LEAD_ACTION`].
+    SyncLead,
+    /// An identify not for Marketo (its `integrations`); nothing written.
+    Skipped(SkipReason),
+    /// Not an identify: the message, parsed, for the beacon writers or [`MarketoDestination::plan`];
+    /// nothing written.
+    Other(Message<'a>),
+}
+
 /// A Marketo destination: messages in, request values out, responses in, answers out.
 ///
 /// Object-safe: `Box<dyn MarketoDestination>` works. The per-type methods plan a message as it is;

@@ -1,13 +1,14 @@
 //! [`SoapDestination`]: Segment's classic server-side Marketo destination. identify -> SOAP
 //! `syncLead`, track and page -> the Munchkin webevents beacon.
 
-use super::{Answer, MarketoDestination, not_mine, read_beacon};
+use super::{Answer, MarketoDestination, Written, not_mine, read_beacon};
 use crate::error::Error;
-use crate::event::{Identify, Page, Track};
+use crate::event::{Identify, Message, Page, Track, Value, looks_like_email};
 use crate::munchkin::beacon::Beacons;
-use crate::plan::{Operation, Plan, Step, Warning, WarningKind};
+use crate::plan::{Operation, Plan, SkipReason, Step, Warning, WarningKind};
 use crate::request::{Method, Request, RequestKind, Response};
 use crate::settings::Settings;
+use crate::soap::lead::{AttrValue, FieldName, Walk};
 use crate::soap::{self, LeadMapping, LeadRecord, Signer, envelope};
 use crate::time::Timestamp;
 
@@ -56,11 +57,12 @@ impl SoapDestination {
         soap::lead::lead_record(msg, &self.mapping, warnings)
     }
 
-    /// The hot path: writes the `syncLead` envelope of an identify into `out` (appends), warnings
-    /// into `warnings`. Reusing `out` and `warnings` across calls avoids their allocations.
+    /// Writes the `syncLead` envelope of a parsed identify into `out` (appends), warnings into
+    /// `warnings`. Reusing `out` and `warnings` across calls avoids their allocations.
     ///
     /// It streams: trait names and values go from the parsed message into `out` without an
-    /// intermediate lead record. On error `out` is left as it was.
+    /// intermediate lead record. On error `out` is left as it was. From JSON bytes,
+    /// [`SoapDestination::write_json`] is faster still.
     pub fn write_sync_lead(&self, msg: &Identify<'_>, now: Timestamp, out: &mut String, warnings: &mut Vec<Warning>) -> Result<(), Error> {
         let start = out.len();
         let Some(email) = soap::lead::email_of(msg) else {
@@ -69,16 +71,9 @@ impl SoapDestination {
             });
         };
         let mut removed = envelope::write_head(&self.signer, now, email, out);
-        let body_start = out.len();
+        let mut listed = false;
         let result = soap::lead::visit(msg, &self.mapping, warnings, |name, value| {
-            removed += envelope::write_attribute(
-                out,
-                |o| self.mapping.write_escaped(name, o),
-                |o| match &value {
-                    soap::lead::AttrValue::Text(text) => envelope::escape_text(text, o),
-                    soap::lead::AttrValue::Json(raw) => envelope::escape_compact_json(raw, o),
-                },
-            );
+            removed += self.write_attribute(out, &mut listed, name, &value);
         });
         let cookie = match result {
             Ok((_, cookie)) => cookie,
@@ -87,10 +82,100 @@ impl SoapDestination {
                 return Err(e);
             }
         };
-        let had_attributes = out.len() > body_start;
-        removed += envelope::write_tail(had_attributes, self.return_lead, cookie.as_ref(), out);
+        removed += envelope::write_tail(listed, self.return_lead, cookie.as_ref(), out);
         removed_warning(removed, warnings);
         Ok(())
+    }
+
+    /// The hot path, from a message's JSON bytes: an identify's `syncLead` envelope is written
+    /// into `out` (appends) in one pass over the bytes, each trait written as it is read, without
+    /// a parsed trait list; warnings go to `warnings`. The result is byte for byte what
+    /// [`MarketoDestination::plan`] gives (same envelope, warnings and errors).
+    ///
+    /// Returns [`Written::SyncLead`], [`Written::Skipped`] for an identify that `integrations`
+    /// keeps from Marketo, or any other message parsed as [`Written::Other`], for
+    /// [`Beacons::write_track`] / [`Beacons::write_page`] or [`MarketoDestination::plan`]. On
+    /// error, and for anything but [`Written::SyncLead`], `out` is left as it was.
+    pub fn write_json<'a>(
+        &self,
+        json: &'a [u8],
+        now: Timestamp,
+        out: &mut String,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Written<'a>, Error> {
+        let start = out.len();
+        let mut email: Option<Value<'a>> = None;
+        let mut walk = Walk::default();
+        let (mut removed, mut listed) = (0, false);
+        let parsed = Message::from_slice_with(json, |r| {
+            // A repeated `traits` key replaces the earlier one, as in the parsed message.
+            out.truncate(start);
+            (email, walk, removed, listed) = (None, Walk::default(), 0, false);
+            if r.object()? {
+                let mut first = true;
+                while let Some(key) = r.next_key(&mut first)? {
+                    let value = r.value()?;
+                    if key == "email" {
+                        email = Some(value); // the last one counts, as in `Fields::get`
+                        continue;
+                    }
+                    walk.step(&key, &value, &self.mapping, &mut |name: FieldName<'_>, value: AttrValue<'_>| {
+                        removed += self.write_attribute(out, &mut listed, name, &value);
+                    });
+                }
+            }
+            Ok(None)
+        });
+        let msg = match parsed {
+            Ok(Message::Identify(m)) => m,
+            Ok(other) => {
+                out.truncate(start);
+                return Ok(Written::Other(other));
+            }
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        };
+        if !msg.common.integrations.marketo_enabled() {
+            out.truncate(start);
+            return Ok(Written::Skipped(SkipReason::Disabled));
+        }
+        // `email_of`, on the traits as they went by.
+        let email = match &email {
+            Some(Value::String(e)) if !e.trim().is_empty() => Some(e.as_ref()),
+            _ => msg.common.user_id.as_deref().filter(|u| looks_like_email(u)),
+        };
+        let Some(email) = email else {
+            out.truncate(start);
+            return Err(Error::MissingEmail {
+                message: msg.common.message_ref(),
+            });
+        };
+        walk.finish(&msg.common, warnings, &mut |name: FieldName<'_>, value: AttrValue<'_>| {
+            removed += self.write_attribute(out, &mut listed, name, &value);
+        });
+        let cookie = crate::cookie::from_message(&msg.common, "it is not sent; the lead is synced by email", warnings);
+        // The head needs the email, known only now: written apart and put in front.
+        let mut head = String::with_capacity(768 + email.len());
+        removed += envelope::write_head(&self.signer, now, email, &mut head);
+        out.insert_str(start, &head);
+        removed += envelope::write_tail(listed, self.return_lead, cookie.as_ref(), out);
+        removed_warning(removed, warnings);
+        Ok(Written::SyncLead)
+    }
+
+    /// One attribute: the name through the field map or casing, the value escaped.
+    fn write_attribute(&self, out: &mut String, listed: &mut bool, name: FieldName<'_>, value: &AttrValue<'_>) -> usize {
+        envelope::write_attribute(
+            out,
+            listed,
+            |o| self.mapping.write_escaped(name, o),
+            |o| match value {
+                AttrValue::Text(text) => envelope::escape_text(text, o),
+                AttrValue::Json(raw) => envelope::escape_compact_json(raw, o),
+            },
+        )
     }
 
     fn write_envelope(&self, lead: &LeadRecord<'_>, now: Timestamp, out: &mut String, warnings: &mut Vec<Warning>) {

@@ -23,10 +23,16 @@ const HEAD: &str = concat!(
 pub fn write_sync_lead(signer: &Signer, now: Timestamp, lead: &LeadRecord<'_>, return_lead: bool, out: &mut String) -> usize {
     out.reserve(512 + lead.attributes.iter().map(|a| a.name.len() + a.value.len() + 48).sum::<usize>());
     let mut removed = write_head(signer, now, &lead.email, out);
+    let mut listed = false;
     for attr in &lead.attributes {
-        removed += write_attribute(out, |out| escape_text(&attr.name, out), |out| escape_text(&attr.value, out));
+        removed += write_attribute(
+            out,
+            &mut listed,
+            |out| escape_text(&attr.name, out),
+            |out| escape_text(&attr.value, out),
+        );
     }
-    removed + write_tail(!lead.attributes.is_empty(), return_lead, lead.cookie.as_ref(), out)
+    removed + write_tail(listed, return_lead, lead.cookie.as_ref(), out)
 }
 
 /// Writes everything up to and including `<Email>…</Email>`.
@@ -46,18 +52,21 @@ pub(crate) fn write_head(signer: &Signer, now: Timestamp, email: &str, out: &mut
     removed
 }
 
-/// Writes one `attribute`; the first one also opens `leadAttributeList` (the caller tracks that
-/// through [`write_tail`]'s `had_attributes`). `name` writes the escaped name, `value` the escaped
-/// value; each returns how many characters it removed.
+/// Writes one `attribute`; the first one (`listed` still false) also opens `leadAttributeList`,
+/// which [`write_tail`] closes when `listed` is true. `name` writes the escaped name, `value` the
+/// escaped value; each returns how many characters it removed.
 pub(crate) fn write_attribute(
     out: &mut String,
+    listed: &mut bool,
     name: impl FnOnce(&mut String) -> usize,
     value: impl FnOnce(&mut String) -> usize,
 ) -> usize {
-    if !out.ends_with("</attribute>") {
-        out.push_str("<leadAttributeList>");
-    }
-    out.push_str("<attribute><attrName>");
+    out.push_str(if *listed {
+        "<attribute><attrName>"
+    } else {
+        "<leadAttributeList><attribute><attrName>"
+    });
+    *listed = true;
     let mut removed = name(out);
     out.push_str("</attrName><attrValue>");
     removed += value(out);
@@ -66,9 +75,9 @@ pub(crate) fn write_attribute(
 }
 
 /// Writes the rest: closes the attribute list, `returnLead`, `marketoCookie`, the closing tags.
-pub(crate) fn write_tail(had_attributes: bool, return_lead: bool, cookie: Option<&Cookie<'_>>, out: &mut String) -> usize {
+pub(crate) fn write_tail(listed: bool, return_lead: bool, cookie: Option<&Cookie<'_>>, out: &mut String) -> usize {
     let mut removed = 0;
-    if had_attributes {
+    if listed {
         out.push_str("</leadAttributeList>");
     }
     out.push_str("</leadRecord><returnLead>");

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use crate::casing::TraitCasing;
 use crate::cookie::Cookie;
 use crate::error::Error;
-use crate::event::{Identify, Value};
+use crate::event::{Common, Identify, Value};
 use crate::plan::{Warning, WarningKind};
 
 /// One `leadAttributeList/attribute`.
@@ -148,8 +148,10 @@ impl LeadMapping {
 }
 
 /// Walks an identify the way `syncLead` needs it: returns the email and the cookie (a malformed
-/// cookie is a warning), and calls `attribute` for every attribute in order. This is the one
-/// place the trait rules live; [`lead_record`] collects, the envelope writer streams.
+/// cookie is a warning), and calls `attribute` for every attribute in order. The trait rules live
+/// in [`Walk::step`], shared with the one-pass writer
+/// ([`crate::destination::SoapDestination::write_json`]); [`lead_record`] collects, the
+/// envelope writers stream.
 pub fn visit<'a>(
     msg: &'a Identify<'a>,
     mapping: &'a LeadMapping,
@@ -159,29 +161,86 @@ pub fn visit<'a>(
     let email = email_of(msg).ok_or_else(|| Error::MissingEmail {
         message: msg.common.message_ref(),
     })?;
-    let mut has_user_id_trait = false;
+    let mut walk = Walk::default();
     for (key, value) in msg.traits.iter() {
+        if key != "email" {
+            walk.step(key, value, mapping, &mut attribute);
+        }
+    }
+    walk.finish(&msg.common, warnings, &mut attribute);
+    let cookie = crate::cookie::from_message(&msg.common, "it is not sent; the lead is synced by email", warnings);
+    Ok((email, cookie))
+}
+
+/// What a walk over an identify's traits has seen: whether a `userId` trait was sent, and the
+/// parts of `address` and `company` objects Marketo has no field for (warned about once the
+/// whole message, and so its `messageId`, is known).
+#[derive(Debug, Default)]
+pub(crate) struct Walk {
+    has_user_id_trait: bool,
+    not_sent: Vec<(&'static str, Result<Vec<String>, String>)>,
+}
+
+impl Walk {
+    /// One trait other than `email` (whose value the caller keeps): the attributes it gives, in
+    /// order; none for `id` and `null`.
+    pub(crate) fn step<'k>(
+        &mut self,
+        key: &'k str,
+        value: &'k Value<'_>,
+        mapping: &'k LeadMapping,
+        attribute: &mut impl FnMut(FieldName<'k>, AttrValue<'k>),
+    ) {
         match key {
-            "email" | "id" => continue,
-            "userId" => has_user_id_trait = true,
+            "id" => return,
+            "userId" => self.has_user_id_trait = true,
             _ => {}
         }
-        match (key, value) {
-            ("address", Value::Object(raw)) => nested(msg, mapping, "address", raw, &ADDRESS_PARTS, &mut attribute, warnings),
-            ("company", Value::Object(raw)) => nested(msg, mapping, "company", raw, &COMPANY_PARTS, &mut attribute, warnings),
+        let parts: &'static Parts = match (key, value) {
+            ("address", Value::Object(_)) => &ADDRESS_PARTS,
+            ("company", Value::Object(_)) => &COMPANY_PARTS,
             _ => {
                 // Borrowed from the message: no copy of a string that had escapes.
                 if let Some(text) = text_of(&value.borrowed()) {
                     attribute(FieldName::Trait(key), text);
                 }
+                return;
             }
+        };
+        let (parent, Value::Object(raw)) = (if key == "address" { "address" } else { "company" }, value) else {
+            return;
+        };
+        let ignored = nested(mapping, parent, raw, parts, attribute);
+        if !matches!(&ignored, Ok(list) if list.is_empty()) {
+            self.not_sent.push((parent, ignored));
         }
     }
-    if let (false, Some(user_id)) = (has_user_id_trait, msg.common.user_id.as_deref()) {
-        attribute(FieldName::Trait("userId"), AttrValue::Text(Cow::Borrowed(user_id)));
+
+    /// After the last trait: the `userId` attribute (unless a `userId` trait was sent), and the
+    /// warnings for object parts not sent.
+    pub(crate) fn finish<'k>(
+        self,
+        common: &'k Common<'_>,
+        warnings: &mut Vec<Warning>,
+        attribute: &mut impl FnMut(FieldName<'k>, AttrValue<'k>),
+    ) {
+        if let (false, Some(user_id)) = (self.has_user_id_trait, common.user_id.as_deref()) {
+            attribute(FieldName::Trait("userId"), AttrValue::Text(Cow::Borrowed(user_id)));
+        }
+        for (parent, ignored) in self.not_sent {
+            let text = match ignored {
+                Ok(list) => format!(
+                    "{}: {parent}.{} not sent: Marketo's lead has no field for {}",
+                    common.message_ref(),
+                    list.join(", "),
+                    if list.len() == 1 { "it" } else { "them" }
+                ),
+                // Only a key or value JSON allows but Rust strings cannot hold gets here.
+                Err(e) => format!("{}: {parent} not sent: {e}", common.message_ref()),
+            };
+            warnings.push(Warning::new(WarningKind::FieldNotSent, text));
+        }
     }
-    let cookie = crate::cookie::from_message(&msg.common, "it is not sent; the lead is synced by email", warnings);
-    Ok((email, cookie))
 }
 
 /// Builds the lead record of an identify. Warnings (bad cookie, nested fields not sent) are
@@ -247,38 +306,30 @@ const ADDRESS_PARTS: [(&str, &[&str]); 5] = [
 ];
 const COMPANY_PARTS: [(&str, &[&str]); 1] = [("Company", &["name"])];
 
+/// The attributes of an `address` or `company` object, read in one pass without collecting: the
+/// last value of each source key (a repeated key's last value wins, as in `Fields::get`). Returns
+/// the other keys that have a value (not sent), or why the object could not be read.
 fn nested<'a>(
-    msg: &Identify<'_>,
     mapping: &'a LeadMapping,
     parent: &str,
     raw: &'a str,
     parts: &Parts,
     attribute: &mut impl FnMut(FieldName<'a>, AttrValue<'a>),
-    warnings: &mut Vec<Warning>,
-) {
-    // One pass, nothing collected but what is sent: the last value of each source key (a repeated
-    // key's last value wins, as in `Fields::get`), and the other keys with a value, in order.
-    let sources = |part: usize| parts.iter().take(part).map(|(_, s)| s.len()).sum::<usize>();
+) -> Result<Vec<String>, String> {
     let mut last: [Option<Value<'a>>; 8] = Default::default();
-    let mut ignored: Vec<Cow<'a, str>> = Vec::new();
-    let read = crate::event::each_field(raw, |key, value| {
+    let mut ignored = Vec::new();
+    crate::event::each_field(raw, |key, value| {
         match parts.iter().flat_map(|(_, s)| s.iter()).position(|k| *k == key) {
             Some(at) if at < last.len() => last[at] = Some(value),
             _ if value == Value::Null => {}
-            _ => ignored.push(key),
+            _ => ignored.push(key.into_owned()),
         }
-    });
-    if let Err(e) = read {
-        // Only a key or value JSON allows but Rust strings cannot hold (a lone surrogate) gets here.
-        warnings.push(Warning::new(
-            WarningKind::FieldNotSent,
-            format!("{}: {parent} not sent: {e}", msg.common.message_ref()),
-        ));
-        return;
-    }
-    for (part, (field, keys)) in parts.iter().enumerate() {
-        let first = sources(part);
+    })
+    .map_err(|e| e.to_string())?;
+    let mut first = 0;
+    for (field, keys) in parts {
         let value = (first..first + keys.len()).find_map(|at| last.get_mut(at)?.take().filter(|v| *v != Value::Null));
+        first += keys.len();
         if let Some(text) = value.as_ref().and_then(text_of) {
             let mapped = if mapping.field_map.is_empty() {
                 None
@@ -292,15 +343,5 @@ fn nested<'a>(
             attribute(name, text);
         }
     }
-    if !ignored.is_empty() {
-        warnings.push(Warning::new(
-            WarningKind::FieldNotSent,
-            format!(
-                "{}: {parent}.{} not sent: Marketo's lead has no field for {}",
-                msg.common.message_ref(),
-                ignored.join(", "),
-                if ignored.len() == 1 { "it" } else { "them" }
-            ),
-        ));
-    }
+    Ok(ignored)
 }
