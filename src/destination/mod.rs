@@ -46,7 +46,7 @@ pub enum Written<'a> {
     Skipped(SkipReason),
     /// Not an identify: the message, parsed, for the beacon writers or [`MarketoDestination::plan`];
     /// nothing written.
-    Other(Message<'a>),
+    Other(Box<Message<'a>>),
 }
 
 /// A Marketo destination: messages in, request values out, responses in, answers out.

@@ -130,7 +130,7 @@ impl SoapDestination {
             Ok(Message::Identify(m)) => m,
             Ok(other) => {
                 out.truncate(start);
-                return Ok(Written::Other(other));
+                return Ok(Written::Other(Box::new(other)));
             }
             Err(e) => {
                 out.truncate(start);
