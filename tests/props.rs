@@ -665,6 +665,13 @@ fn check_beacon(
         }
         prop_assert_eq!(req.url.len(), full_len);
         prop_assert!(truncated.is_empty(), "Truncated warning without a cut: {:?}", truncated);
+        // Byte for byte: every value `encodeURIComponent`-encoded (upper-case hex), by the
+        // test's own encoder.
+        let exact: Vec<String> = params
+            .iter()
+            .map(|(k, v, _)| format!("{k}={}", strategies::encode_uri_component(v)))
+            .collect();
+        prop_assert_eq!(&req.url[prefix.len()..], exact.join("&"));
     } else {
         // Cut: the fixed parameters exact; each page part a prefix of what was meant (whole
         // characters: query_pairs decodes lossily, so a split character would show as U+FFFD);

@@ -9,10 +9,10 @@
 
 use std::borrow::Cow;
 
-use super::{encode_uri_component, write_track_params, write_track_path};
+use super::{encode_uri_component, write_track_path};
 use crate::cookie::Cookie;
 use crate::error::Error;
-use crate::event::{Common, Page, Track};
+use crate::event::{Common, Fields, Page, Track};
 use crate::plan::{Operation, Plan, Step, Warning, WarningKind};
 use crate::request::{Method, Request, RequestKind};
 use crate::settings::Settings;
@@ -51,7 +51,12 @@ pub fn split_url(url: &str) -> (&str, &str, &str, &str) {
         Some(i) => (&before_hash[..i], &before_hash[i + 1..]),
         None => (before_hash, ""),
     };
-    let (scheme, rest) = match before_query.find("://") {
+    // The first `://`, found as a `:` followed by `//` (a substring search costs more on short URLs).
+    let scheme_end = before_query
+        .match_indices(':')
+        .map(|(i, _)| i)
+        .find(|&i| before_query[i + 1..].starts_with("//"));
+    let (scheme, rest) = match scheme_end {
         Some(i) => (&before_query[..i], &before_query[i + 3..]),
         None => ("", before_query),
     };
@@ -69,6 +74,37 @@ pub fn split_url(url: &str) -> (&str, &str, &str, &str) {
 /// boundary of the encoded text, never inside an escape) and the names of what was cut are
 /// returned so the caller can warn.
 pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, view: &PageView<'_>, out: &mut String) -> Vec<&'static str> {
+    write_visit(base, now, cookie, view, Query::Raw(view.query), out)
+}
+
+/// Where `_mchQp` comes from.
+#[derive(Clone, Copy)]
+enum Query<'a> {
+    /// A page's query, encoded once.
+    Raw(&'a str),
+    /// A track's properties, as the browser's params (see `client::write_js_params`), encoded
+    /// once more in the same pass.
+    Properties(&'a Fields<'a>),
+}
+
+impl Query<'_> {
+    fn write(self, out: &mut String) {
+        match self {
+            Query::Raw(query) => encode_uri_component(query, out),
+            Query::Properties(properties) => super::client::write_js_params_encoded(properties, out),
+        }
+    }
+}
+
+/// [`write_visit_web_page`] with the query from `query` (`view.query` is not read).
+fn write_visit(
+    base: &str,
+    now: Timestamp,
+    cookie: &Cookie<'_>,
+    view: &PageView<'_>,
+    query: Query<'_>,
+    out: &mut String,
+) -> Vec<&'static str> {
     let start = out.len();
     out.push_str(base.trim_end_matches('/'));
     out.push_str("/webevents/visitWebPage?_mchNc=");
@@ -92,7 +128,7 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
     out.push_str("&_mchRe=");
     encode_uri_component(view.referrer, out);
     out.push_str("&_mchQp=");
-    encode_uri_component(view.query, out);
+    query.write(out);
     if out.len() - start <= MAX_URL_BYTES {
         return Vec::new();
     }
@@ -101,12 +137,12 @@ pub fn write_visit_web_page(base: &str, now: Timestamp, cookie: &Cookie<'_>, vie
     // The page parts, encoded, in the order they are cut when the URL would pass 8 KB: the
     // query, the referrer, the fragment, then the path.
     let mut parts: [(&'static str, String); 4] = Default::default();
-    for (slot, (name, value)) in parts.iter_mut().zip([
-        ("_mchQp", view.query),
-        ("_mchRe", view.referrer),
-        ("_mchHa", view.hash),
-        ("_mchRu", view.path),
-    ]) {
+    parts[0].0 = "_mchQp";
+    query.write(&mut parts[0].1);
+    for (slot, (name, value)) in parts[1..]
+        .iter_mut()
+        .zip([("_mchRe", view.referrer), ("_mchHa", view.hash), ("_mchRu", view.path)])
+    {
         slot.0 = name;
         encode_uri_component(value, &mut slot.1);
     }
@@ -251,9 +287,21 @@ impl Beacons {
         out: &mut String,
         warnings: &mut Vec<Warning>,
     ) -> Result<Beacon<'a>, Error> {
+        self.write_query(common, view, Query::Raw(view.query), now, out, warnings)
+    }
+
+    fn write_query<'a>(
+        &self,
+        common: &'a Common<'_>,
+        view: &PageView<'_>,
+        query: Query<'_>,
+        now: Timestamp,
+        out: &mut String,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Beacon<'a>, Error> {
         let visitor = self.visitor(common, warnings)?;
         let start = out.len();
-        let cut = write_visit_web_page(&self.beacon_base, now, &visitor, view, out);
+        let cut = write_visit(&self.beacon_base, now, &visitor, view, query, out);
         if out.len() - start > MAX_URL_BYTES {
             // The parts that cannot be cut (host, visitor token) alone pass Marketo's 8 KB.
             let len = out.len() - start;
@@ -306,8 +354,6 @@ impl Beacons {
     ) -> Result<Beacon<'a>, Error> {
         let mut path = String::with_capacity(msg.event.len() + 8);
         write_track_path(&msg.event, &mut path);
-        let mut query = String::new();
-        write_track_params(&msg.properties, &mut query);
         let ctx = &msg.common.context;
         let location = ctx.page_url.as_deref().and_then(location).unwrap_or_default();
         let view = PageView {
@@ -315,11 +361,12 @@ impl Beacons {
             port: &location.port,
             protocol: &location.protocol,
             path: &path,
-            query: &query,
+            query: "",
             hash: "",
             referrer: ctx.page_referrer.as_deref().unwrap_or(""),
         };
-        self.write(&msg.common, &view, now, out, warnings)
+        // The properties go straight into `_mchQp`, encoded twice in one pass.
+        self.write_query(&msg.common, &view, Query::Properties(&msg.properties), now, out, warnings)
     }
 
     /// The beacon of a page: path, query, fragment and referrer from `properties.url` and
@@ -448,33 +495,42 @@ fn location(url: &str) -> Option<Location<'_>> {
 /// The common case without a full URL parse: `http(s)://host[:port]…` with a lower-case ASCII
 /// host name, no user info, no IPv6 literal. Anything else goes to the `url` crate.
 fn simple_location(url: &str) -> Option<Location<'_>> {
-    let (scheme, rest) = url.split_once("://")?;
-    let (default_port, protocol) = match scheme {
-        "https" => ("443", "https:"),
-        "http" => ("80", "http:"),
-        _ => return None,
+    let (default_port, protocol, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        ("443", "https:", rest)
+    } else {
+        ("80", "http:", url.strip_prefix("http://")?)
     };
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let authority = &rest[..rest.bytes().position(|c| matches!(c, b'/' | b'?' | b'#')).unwrap_or(rest.len())];
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
             let trimmed = p.trim_start_matches('0');
             (h, if trimmed.is_empty() { "0" } else { trimmed })
         }
-        Some(_) => return None,
+        Some(_) => return None, // `host:` with no port, or not a port
         None => (authority, ""),
     };
-    // A host whose last label is numeric is an IPv4 address to the URL standard, and `xn--` labels
-    // need IDNA checks: both go to the `url` crate.
-    let last_label = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-        && !host.starts_with(['.', '-'])
-        && !host.contains("..")
-        && last_label.starts_with(|c: char| c.is_ascii_lowercase())
-        && !host.split('.').any(|l| l.starts_with("xn--"));
-    if !host_ok || port.parse::<u32>().is_ok_and(|p| p > 65_535) || (port.is_empty() && authority.ends_with(':')) {
+    // One pass over the host: lower-case letters, digits, `-` and `.`; no empty label (no leading
+    // `.` or `..`; one trailing `.` is allowed), no leading `-`; no `xn--` label (IDNA checks are
+    // the `url` crate's); and a last label that starts with a letter (a numeric one makes the
+    // host an IPv4 address to the URL standard). Anything else goes to the `url` crate.
+    let bytes = host.as_bytes();
+    let mut label = 0; // where the current label starts
+    for (i, &c) in bytes.iter().enumerate() {
+        match c {
+            b'.' if i == label => return None,
+            b'.' => label = i + 1,
+            b'-' if i == 0 => return None,
+            b'a'..=b'z' | b'0'..=b'9' | b'-' => {
+                if i == label && bytes[i..].starts_with(b"xn--") {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    let trimmed = host.strip_suffix('.').unwrap_or(host);
+    let last = trimmed.rsplit('.').next().unwrap_or("");
+    if !last.starts_with(|c: char| c.is_ascii_lowercase()) || port.parse::<u32>().is_ok_and(|p| p > 65_535) {
         return None;
     }
     let port = if port == default_port { "" } else { port };
@@ -507,6 +563,8 @@ mod tests {
         assert_eq!(split_url("http://example.com"), ("http", "/", "", ""));
         assert_eq!(split_url("https://e.com/a/../b%20c?"), ("https", "/a/../b%20c", "", ""));
         assert_eq!(split_url("/relative?q#f"), ("", "/relative", "q", "f"));
+        assert_eq!(split_url("a:b://c/d"), ("a:b", "/d", "", ""));
+        assert_eq!(split_url("mailto:x"), ("", "mailto:x", "", ""));
     }
 
     #[test]
@@ -542,6 +600,28 @@ mod tests {
             }
         }
         assert!(simple_location("https://example.com/x").is_some());
+    }
+
+    #[test]
+    fn track_query_is_the_browser_params_encoded_again() {
+        // The one-pass double encoding against the two steps it replaces (each checked on its
+        // own against node and the analytics.js vectors).
+        for json in [
+            r#"{}"#,
+            r#"{"plan":"pro plus","n":1.50,"ok":true,"none":null}"#,
+            r#"{"q":"a&b=c/d?e#f%g","u":"Zürich 東京 😀","arr":[1,[2,"x y"],null],"o":{"k":1}}"#,
+            r#"{"b":1,"2":"two","1":"one","b":3}"#,
+            r#"{"k e y":"v","é":"~*'()!-_.","":""}"#,
+        ] {
+            let properties = Fields::from_json(json).unwrap();
+            let mut params = String::new();
+            super::super::client::write_js_params(&properties, &mut params);
+            let mut two_steps = String::new();
+            encode_uri_component(&params, &mut two_steps);
+            let mut one_pass = String::new();
+            Query::Properties(&properties).write(&mut one_pass);
+            assert_eq!(one_pass, two_steps, "{json}");
+        }
     }
 
     #[test]

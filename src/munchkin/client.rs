@@ -60,7 +60,7 @@ use std::collections::HashMap;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use sha1::{Digest, Sha1};
 
-use super::{encode_uri_component, write_track_path};
+use super::{encode_uri_component, encode_uri_component_with, write_track_path};
 use crate::casing::REST_TO_SOAP;
 use crate::error::Error;
 use crate::event::{Fields, Identify, Message, Page, Track, Value, write_compact_json};
@@ -257,42 +257,51 @@ pub fn track_call(event: &str, properties: &Fields<'_>) -> MunchkinCall {
 /// Appends `key=encodeURIComponent(String(value))&` per property, in JavaScript object order
 /// (array-index keys first, ascending; a repeated key keeps its first place and its last value).
 pub(crate) fn write_js_params(properties: &Fields<'_>, params: &mut String) {
-    // Most property lists have no array-index key and no repeated key: then JavaScript's order is
-    // the arrival order and no reordering copy is needed.
-    let plain = properties.len() <= 32 && properties.iter().all(|(k, _)| array_index(k).is_none()) && {
-        let keys: Vec<&str> = Vec::new();
-        let mut seen = keys;
-        properties.iter().all(|(k, _)| {
-            let fresh = !seen.contains(&k);
-            seen.push(k);
-            fresh
-        })
-    };
-    if plain {
-        let mut text = String::new();
-        for (key, value) in properties.iter() {
+    write_params(properties, false, params);
+}
+
+/// [`write_js_params`] encoded once more with `encodeURIComponent`, as the beacon's `_mchQp`
+/// carries it, in one pass: a key is encoded once, `=` and `&` become `%3D` and `%26`, and a
+/// value's escapes `%XY` become `%25XY`.
+pub(crate) fn write_js_params_encoded(properties: &Fields<'_>, params: &mut String) {
+    write_params(properties, true, params);
+}
+
+fn write_params(properties: &Fields<'_>, again: bool, params: &mut String) {
+    let mut text = String::new();
+    let mut param = |key: &str, value: &Value<'_>| {
+        if again {
+            encode_uri_component(key, params);
+            params.push_str("%3D");
+        } else {
             params.push_str(key);
             params.push('=');
-            match value {
-                Value::String(v) | Value::Number(v) => encode_uri_component(v, params),
-                other => {
-                    text.clear();
-                    js_string(other, &mut text);
-                    encode_uri_component(&text, params);
-                }
-            }
-            params.push('&');
         }
-        return;
-    }
-    let mut text = String::new();
-    for (key, value) in JsObject::from_fields(properties).entries.iter() {
-        params.push_str(key);
-        params.push('=');
-        text.clear();
-        js_string(value, &mut text);
-        encode_uri_component(&text, params);
-        params.push('&');
+        let value = match value {
+            Value::String(v) | Value::Number(v) => v.as_ref(),
+            other => {
+                text.clear();
+                js_string(other, &mut text);
+                &text
+            }
+        };
+        encode_uri_component_with(value, if again { "%25" } else { "%" }, params);
+        params.push_str(if again { "%26" } else { "&" });
+    };
+    // Most property lists have no array-index key and no repeated key: then JavaScript's order is
+    // the arrival order and no reordering copy is needed.
+    let keys = || properties.iter().map(|(k, _)| k);
+    let plain = properties.len() <= 32
+        && keys().all(|k| array_index(k).is_none())
+        && keys().enumerate().all(|(i, k)| !keys().take(i).any(|earlier| earlier == k));
+    if plain {
+        for (key, value) in properties.iter() {
+            param(key, value);
+        }
+    } else {
+        for (key, value) in JsObject::from_fields(properties).entries.iter() {
+            param(key, value);
+        }
     }
 }
 
