@@ -58,10 +58,17 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
-/// Whether `text` is one JSON value and nothing else (whitespace aside).
-pub(crate) fn is_json(text: &str) -> bool {
+/// Checks that `text` is one JSON value and nothing else (whitespace aside), as the message
+/// parser reads it: what `serde_json::from_str::<serde::de::IgnoredAny>` accepts, at any depth.
+pub fn validate(text: &str) -> Result<(), JsonError> {
     let mut reader = Reader::new(text);
-    reader.skip().is_ok() && reader.end().is_ok()
+    reader.skip()?;
+    reader.end()
+}
+
+/// Whether [`validate`] accepts `text`.
+pub(crate) fn is_json(text: &str) -> bool {
+    validate(text).is_ok()
 }
 
 /// The text of JSON bytes, which must be UTF-8 (RFC 8259 §8.1).
@@ -489,15 +496,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn skip_all(text: &str) -> Result<&str, JsonError> {
-        let mut r = Reader::new(text);
-        let v = r.skip()?;
-        r.end()?;
-        Ok(v)
-    }
-
     fn accepts_like_serde(text: &str) {
-        let ours = skip_all(text);
+        let ours = validate(text);
         let theirs = serde_json::from_str::<serde::de::IgnoredAny>(text);
         assert_eq!(ours.is_ok(), theirs.is_ok(), "{text:?}: ours {ours:?}, serde_json {theirs:?}");
     }
@@ -590,7 +590,7 @@ mod tests {
 
     #[test]
     fn errors_say_where() {
-        let err = skip_all("{\"a\":\n  [1,,2]}").unwrap_err();
+        let err = validate("{\"a\":\n  [1,,2]}").unwrap_err();
         assert_eq!((err.line(), err.column(), err.reason()), (2, 6, "expected value"));
         assert_eq!(err.to_string(), "expected value at line 2 column 6");
     }
