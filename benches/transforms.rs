@@ -31,6 +31,14 @@ fn identify(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(IDENTIFY.len() as u64));
     let mut out = String::new();
     let mut warnings = Vec::new();
+    g.bench_function("write_json", |b| {
+        b.iter(|| {
+            out.clear();
+            warnings.clear();
+            black_box(dest.write_json(black_box(IDENTIFY.as_bytes()), now(), &mut out, &mut warnings).unwrap());
+            black_box(out.len())
+        })
+    });
     g.bench_function("from_json_bytes", |b| {
         b.iter(|| {
             out.clear();
@@ -77,7 +85,21 @@ fn beacons(c: &mut Criterion) {
     let dest = SoapDestination::new(&Settings::from_json(SETTINGS).unwrap()).unwrap();
     for (name, json) in [("track_beacon", TRACK), ("page_beacon", PAGE)] {
         let mut g = c.benchmark_group(name);
-        g.bench_function("from_json_bytes", |b| {
+        let mut url = String::new();
+        let mut warnings = Vec::new();
+        g.bench_function("write", |b| {
+            b.iter(|| {
+                url.clear();
+                warnings.clear();
+                match Message::from_slice(black_box(json.as_bytes())).unwrap() {
+                    Message::Track(t) => black_box(dest.beacons().write_track(&t, now(), &mut url, &mut warnings).is_ok()),
+                    Message::Page(p) => black_box(dest.beacons().write_page(&p, now(), &mut url, &mut warnings).is_ok()),
+                    _ => unreachable!(),
+                };
+                black_box(url.len())
+            })
+        });
+        g.bench_function("plan", |b| {
             b.iter(|| {
                 let msg = Message::from_slice(black_box(json.as_bytes())).unwrap();
                 black_box(dest.plan(&msg, now()).unwrap())
