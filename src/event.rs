@@ -698,6 +698,14 @@ mod tests {
     }
 
     #[test]
+    fn bytes_that_are_not_utf8_are_refused_where_they_are() {
+        let err = Message::from_slice(b"{\"type\":\"identify\",\n\"ignored\":\"a\xffb\"}").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidJson);
+        assert!(err.to_string().contains("invalid UTF-8 at line 2 column 13"), "{err}");
+        assert!(Message::from_slice("{\"type\":\"identify\",\"x\":\"é\"}".as_bytes()).is_ok());
+    }
+
+    #[test]
     fn escaped_strings_and_numeric_ids() {
         let m = Message::from_json(r#"{"type":"identify","userId":42,"traits":{"q":"a\"b\u00e9"}}"#).unwrap();
         let Message::Identify(i) = m else { panic!() };
