@@ -94,13 +94,13 @@ pub(crate) fn write_json_str(s: &str, out: &mut String) {
 }
 
 /// Appends an ordered JSON object of `(name, value)` pairs.
-pub(crate) fn write_object(fields: &[(String, FieldValue)], out: &mut String) {
+pub(crate) fn write_object<K: AsRef<str>>(fields: &[(K, FieldValue)], out: &mut String) {
     out.push('{');
     for (i, (name, value)) in fields.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_json_str(name, out);
+        write_json_str(name.as_ref(), out);
         out.push(':');
         value.write_json(out);
     }

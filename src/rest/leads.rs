@@ -91,7 +91,8 @@ impl SyncAction {
 /// their JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeadInput {
-    fields: Vec<(String, FieldValue)>,
+    /// Names are mostly the standard ones (`&'static str`); a `traits` mapping's are copied.
+    fields: Vec<(Cow<'static, str>, FieldValue)>,
     json: String,
 }
 
@@ -102,7 +103,7 @@ impl InputJson for LeadInput {
 }
 
 impl LeadInput {
-    fn new(fields: Vec<(String, FieldValue)>) -> LeadInput {
+    fn new(fields: Vec<(Cow<'static, str>, FieldValue)>) -> LeadInput {
         let mut json = String::with_capacity(fields.iter().map(|(k, v)| k.len() + v.as_text().len() + 6).sum::<usize>() + 2);
         write_object(&fields, &mut json);
         LeadInput { fields, json }
@@ -110,7 +111,7 @@ impl LeadInput {
 
     /// The fields in order (the lookup field first).
     pub fn fields(&self) -> impl ExactSizeIterator<Item = (&str, &FieldValue)> {
-        self.fields.iter().map(|(k, v)| (k.as_str(), v))
+        self.fields.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
     /// The value of field `name`.
@@ -120,7 +121,7 @@ impl LeadInput {
 
     /// The lookup field's name and value (the first field).
     pub fn lookup(&self) -> Option<(&str, &FieldValue)> {
-        self.fields.first().map(|(k, v)| (k.as_str(), v))
+        self.fields.first().map(|(k, v)| (k.as_ref(), v))
     }
 
     /// The record as JSON text (what goes into `input`).
@@ -149,7 +150,7 @@ impl LeadInput {
         let mut i = 1;
         while i < self.fields.len() {
             if names.iter().any(|n| n.as_ref() == self.fields[i].0) {
-                removed.push(self.fields.remove(i).0);
+                removed.push(self.fields.remove(i).0.into_owned());
             } else {
                 i += 1;
             }
@@ -304,7 +305,7 @@ fn date_part(text: &str) -> &str {
 
 /// The record under construction, with what did not make it.
 struct Builder<'m> {
-    fields: Vec<(String, FieldValue)>,
+    fields: Vec<(Cow<'static, str>, FieldValue)>,
     /// (what, field already set).
     duplicates: Vec<(String, String)>,
     /// Traits or parts not sent for want of a field.
@@ -330,11 +331,11 @@ impl std::fmt::Display for Source<'_> {
 }
 
 impl<'m> Builder<'m> {
-    fn push(&mut self, source: Source<'_>, field: &str, value: FieldValue) {
-        if self.fields.iter().any(|(k, _)| k == field) {
-            self.duplicates.push((source.to_string(), field.to_owned()));
+    fn push(&mut self, source: Source<'_>, field: Cow<'static, str>, value: FieldValue) {
+        if self.has(&field) {
+            self.duplicates.push((source.to_string(), field.into_owned()));
         } else {
-            self.fields.push((field.to_owned(), value));
+            self.fields.push((field, value));
         }
     }
 
@@ -364,7 +365,7 @@ impl<'m> Builder<'m> {
             let value = (first..first + sources.len()).find_map(|at| last.get_mut(at)?.take().filter(|v| *v != Value::Null));
             first += sources.len();
             if let Some(v) = value.as_ref().and_then(FieldValue::from_event) {
-                self.push(Source::Part(parent, sources[0]), field, v);
+                self.push(Source::Part(parent, sources[0]), Cow::Borrowed(field), v);
             }
         }
         self.not_sent.extend(unknown);
@@ -391,10 +392,14 @@ impl RestApi {
             let mut mapped = false;
             for m in self.traits.iter().filter(|(t, _)| t == "email") {
                 mapped = true;
-                b.push(Source::Trait("email"), &m.1, FieldValue::String(email.to_owned()));
+                b.push(
+                    Source::Trait("email"),
+                    Cow::Owned(m.1.clone()),
+                    FieldValue::String(email.to_owned()),
+                );
             }
             if !mapped {
-                b.push(Source::Trait("email"), "email", FieldValue::String(email.to_owned()));
+                b.push(Source::Trait("email"), Cow::Borrowed("email"), FieldValue::String(email.to_owned()));
             }
         };
         for (key, value) in msg.traits.iter() {
@@ -409,7 +414,7 @@ impl RestApi {
             for m in self.traits.iter().filter(|(t, _)| t == key) {
                 mapped = true;
                 if let Some(v) = FieldValue::from_event(value) {
-                    b.push(Source::Trait(key), &m.1, v);
+                    b.push(Source::Trait(key), Cow::Owned(m.1.clone()), v);
                 }
             }
             if mapped {
@@ -423,10 +428,10 @@ impl RestApi {
                 _ => match (standard_field(key), value) {
                     (Some("dateOfBirth"), Value::String(s)) => {
                         let date = date_part(s).to_owned();
-                        b.push(Source::Trait(key), "dateOfBirth", FieldValue::String(date));
+                        b.push(Source::Trait(key), Cow::Borrowed("dateOfBirth"), FieldValue::String(date));
                     }
                     (Some(field), value) => match FieldValue::from_event(value) {
-                        Some(v) => b.push(Source::Trait(key), field, v),
+                        Some(v) => b.push(Source::Trait(key), Cow::Borrowed(field), v),
                         None => b.not_sent.push(Cow::Borrowed(key)),
                     },
                     (None, _) => b.not_sent.push(Cow::Borrowed(key)),
@@ -441,7 +446,7 @@ impl RestApi {
                 if let Some(id) = id.as_deref()
                     && !b.has(field)
                 {
-                    b.fields.push((field.to_owned(), FieldValue::String(id.to_owned())));
+                    b.fields.push((Cow::Borrowed(field), FieldValue::String(id.to_owned())));
                 }
             }
         }
