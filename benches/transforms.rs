@@ -35,7 +35,10 @@ fn identify(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             warnings.clear();
-            black_box(dest.write_json(black_box(IDENTIFY.as_bytes()), now(), &mut out, &mut warnings).unwrap());
+            black_box(
+                dest.write_json(black_box(IDENTIFY.as_bytes()), now(), &mut out, &mut warnings)
+                    .unwrap(),
+            );
             black_box(out.len())
         })
     });
