@@ -242,24 +242,43 @@ impl<'a> Context<'a> {
         let mut first = true;
         while let Some(key) = r.next_key(&mut first)? {
             match key.as_ref() {
-                "Marketo" => read_object(r, |r, key| {
-                    if key == "marketoCookie" {
-                        c.marketo_cookie = r.opt_string()?;
-                    } else {
-                        r.skip()?;
+                // An object replaces what an earlier `Marketo` or `page` set (`null` leaves it),
+                // and names each of its fields once, as serde's derived structs had it.
+                "Marketo" => {
+                    let mut seen = false;
+                    if r.ws() == Some(b'{') {
+                        c.marketo_cookie = None;
                     }
-                    Ok(())
-                })?,
-                "page" => read_object(r, |r, key| {
-                    match key {
-                        "url" => c.page_url = r.opt_string()?,
-                        "referrer" => c.page_referrer = r.opt_string()?,
-                        _ => {
+                    read_object(r, |r, key| {
+                        if key == "marketoCookie" {
+                            if std::mem::replace(&mut seen, true) {
+                                return Err(r.error("duplicate field `marketoCookie`"));
+                            }
+                            c.marketo_cookie = r.opt_string()?;
+                        } else {
                             r.skip()?;
                         }
+                        Ok(())
+                    })?
+                }
+                "page" => {
+                    let (mut url, mut referrer) = (false, false);
+                    if r.ws() == Some(b'{') {
+                        (c.page_url, c.page_referrer) = (None, None);
                     }
-                    Ok(())
-                })?,
+                    read_object(r, |r, key| {
+                        match key {
+                            "url" if std::mem::replace(&mut url, true) => return Err(r.error("duplicate field `url`")),
+                            "referrer" if std::mem::replace(&mut referrer, true) => return Err(r.error("duplicate field `referrer`")),
+                            "url" => c.page_url = r.opt_string()?,
+                            "referrer" => c.page_referrer = r.opt_string()?,
+                            _ => {
+                                r.skip()?;
+                            }
+                        }
+                        Ok(())
+                    })?
+                }
                 "userAgent" => c.user_agent = r.opt_string()?,
                 _ => {
                     r.skip()?;
@@ -554,6 +573,7 @@ impl<'a> Parsed<'a> {
         }
         let mut first = true;
         while let Some(key) = r.next_key(&mut first)? {
+            // An unknown key is skipped with no field named (not the last known one).
             *field = match key.as_ref() {
                 "type" => "type",
                 "messageId" => "messageId",
@@ -566,11 +586,12 @@ impl<'a> Parsed<'a> {
                 "event" => "event",
                 "properties" => "properties",
                 "name" => "name",
-                _ => {
-                    r.skip()?;
-                    continue;
-                }
+                _ => "",
             };
+            if field.is_empty() {
+                r.skip()?;
+                continue;
+            }
             match *field {
                 "type" => p.kind = r.opt_string()?,
                 "messageId" => p.common.message_id = read_id(r)?,
@@ -637,14 +658,16 @@ fn read_id<'a>(r: &mut Reader<'a>) -> Result<Option<Cow<'a, str>>, JsonError> {
 
 /// Whether `text` matches Segment's email test `/.+@.+\..+/` (is-email, as facade's `email()`
 /// applies it to `userId`): unanchored, and `.` does not match line terminators.
+///
+/// Linear: on each line only the first `@` after the line's start is tried, since whatever a later
+/// `@` could pair with (a `.` after it, not first, not last) lies in the first one's rest too.
 pub fn looks_like_email(text: &str) -> bool {
     text.split(['\n', '\r', '\u{2028}', '\u{2029}']).any(|line| {
-        line.char_indices().any(|(at, c)| {
-            c == '@' && at > 0 && {
-                let after = &line[at + 1..];
-                after.char_indices().any(|(dot, d)| d == '.' && dot > 0 && dot + 1 < after.len())
-            }
-        })
+        let Some((at, _)) = line.char_indices().find(|&(at, c)| c == '@' && at > 0) else {
+            return false;
+        };
+        let after = &line[at + 1..];
+        after.char_indices().any(|(dot, d)| d == '.' && dot > 0 && dot + 1 < after.len())
     })
 }
 
@@ -711,6 +734,44 @@ mod tests {
         let Message::Identify(i) = m else { panic!() };
         assert_eq!(i.common.user_id.as_deref(), Some("42"));
         assert_eq!(i.traits.get_str("q"), Some("a\"bé"));
+    }
+
+    #[test]
+    fn context_objects_replace_and_name_fields_once() {
+        type Owned = (Option<String>, Option<String>, Option<String>);
+        let ctx = |json: &str| -> Result<Owned, String> {
+            let m = Message::from_json(json).map_err(|e| e.to_string())?;
+            let c = &m.common().context;
+            let own = |v: &Option<Cow<'_, str>>| v.as_deref().map(str::to_owned);
+            Ok((own(&c.page_url), own(&c.page_referrer), own(&c.marketo_cookie)))
+        };
+        let (url, referrer, _) = ctx(r#"{"type":"page","context":{"page":{"url":"A","referrer":"B"},"page":{"url":"C"}}}"#).unwrap();
+        assert_eq!((url.as_deref(), referrer), (Some("C"), None));
+        let (url, ..) = ctx(r#"{"type":"page","context":{"page":{"url":"A"},"page":null}}"#).unwrap();
+        assert_eq!(url.as_deref(), Some("A"));
+        let (.., cookie) = ctx(r#"{"type":"page","context":{"Marketo":{"marketoCookie":"x"},"Marketo":{}}}"#).unwrap();
+        assert_eq!(cookie, None);
+        let err = ctx(r#"{"type":"page","context":{"Marketo":{"marketoCookie":"x","marketoCookie":"y"}}}"#).unwrap_err();
+        assert!(
+            err.contains("`context`") && err.contains("duplicate field `marketoCookie`"),
+            "{err}"
+        );
+        assert!(ctx(r#"{"type":"page","context":{"page":{"url":"A","url":"B"}}}"#).is_err());
+        assert!(ctx(r#"{"type":"page","context":{"page":["A","B"]}}"#).is_err());
+    }
+
+    #[test]
+    fn an_unknown_field_is_not_blamed_on_the_last_known_one() {
+        let err = Message::from_json(r#"{"type":"identify","foo":[1,]}"#).unwrap_err();
+        assert!(!err.to_string().contains("`type`"), "{err}");
+    }
+
+    #[test]
+    fn email_test_is_linear() {
+        // Quadratic before: every `@` scanned the rest of the line.
+        let text = format!("a{}", "@".repeat(1 << 20));
+        assert!(!looks_like_email(&text));
+        assert!(looks_like_email(&format!("{text}.x")));
     }
 
     #[test]

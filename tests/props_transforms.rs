@@ -7,7 +7,7 @@ mod common;
 use proptest::prelude::*;
 use quick_xml::Reader;
 use quick_xml::events::Event;
-use segment_marketo::destination::MarketoDestination;
+use segment_marketo::destination::{MarketoDestination, Written};
 use segment_marketo::event::Message;
 use segment_marketo::plan::Plan;
 
@@ -65,6 +65,47 @@ fn attributes(xml: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// `write_json` against `plan` on the cases the generators do not reach: a repeated `traits` key
+/// (the later one replaces the earlier one and its warnings), `email` keys, skips.
+#[test]
+fn write_json_is_plan_on_the_odd_cases() {
+    let dest = common::destination(|_| {});
+    let now = common::vector_now();
+    for json in [
+        r#"{"type":"identify","traits":{"a":"x<","address":{"city":"c","q":1}},"userId":"a@b.co","traits":{"b":1}}"#,
+        r#"{"traits":{"address":{"q":1}},"type":"identify","traits":null,"userId":"a@b.co","messageId":"m"}"#,
+        r#"{"type":"identify","traits":{"email":"a@b.co","x":1,"email":"  "},"userId":"u@v.co"}"#,
+        r#"{"type":"identify","traits":{"email":"  ","email":"c@d.co"}}"#,
+        r#"{"type":"identify","traits":{"email":5},"userId":"no-email"}"#,
+        r#"{"type":"identify","traits":{"email":"a@b.co","address":{"city":"\ud800"}}}"#,
+        r#"{"type":"identify","traits":{"email":"a@b.co"},"integrations":{"Marketo":false}}"#,
+        r#"{"type":"page","userId":"u1","integrations":{"Marketo":false},"properties":{"url":"https://example.com/pricing"}}"#,
+        r#"{"type":"group","userId":"u1"}"#,
+        r#"{"type":"identify","traits":{"email":"a@b.co"},"context":{"Marketo":{"marketoCookie":"bad"}},"userId":"u"}"#,
+        r#"{"type":"identify","traits":{"email":"a@b.co"}"#,
+    ] {
+        let prefix = "<pre></attribute>";
+        let (mut out, mut warnings) = (String::from(prefix), Vec::new());
+        let written = dest.write_json(json.as_bytes(), now, &mut out, &mut warnings);
+        match Message::from_json(json).and_then(|m| dest.plan(&m, now).map(|p| (m, p))) {
+            Err(e) => {
+                assert_eq!(written.map_err(|e| e.to_string()), Err(e.to_string()), "{json}");
+                assert_eq!((out.as_str(), warnings.len()), (prefix, 0), "{json}");
+            }
+            Ok((_, Plan::Skip(reason))) => assert_eq!(written.ok(), Some(Written::Skipped(reason)), "{json}"),
+            Ok((msg, Plan::Send { steps, warnings: planned })) => match written {
+                Ok(Written::SyncLead) => {
+                    assert_eq!(Some(&out[prefix.len()..]), steps[0].request.body.as_deref(), "{json}");
+                    assert_eq!(warnings, planned, "{json}");
+                }
+                Ok(Written::Other(m)) => assert_eq!(*m, msg, "{json}"),
+                other => panic!("{json}: {other:?}"),
+            },
+            Ok(other) => panic!("{json}: {other:?}"),
+        }
+    }
 }
 
 proptest! {

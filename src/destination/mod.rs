@@ -42,10 +42,11 @@ pub enum Written<'a> {
     /// The identify's `syncLead` envelope is in the buffer: `POST` it to the SOAP endpoint with
     /// [`crate::soap::CONTENT_TYPE`] and `SOAPAction` [`crate::soap::SYNC_LEAD_ACTION`].
     SyncLead,
-    /// An identify not for Marketo (its `integrations`); nothing written.
+    /// A message `plan` skips (its `integrations` keep it from Marketo, or a `group`, `alias` or
+    /// `screen`); nothing written.
     Skipped(SkipReason),
-    /// Not an identify: the message, parsed, for the beacon writers or [`MarketoDestination::plan`];
-    /// nothing written.
+    /// A track or page for Marketo, parsed, for the beacon writers
+    /// ([`SoapDestination::beacons`]); nothing written.
     Other(Box<Message<'a>>),
 }
 

@@ -92,10 +92,11 @@ impl SoapDestination {
     /// a parsed trait list; warnings go to `warnings`. The result is byte for byte what
     /// [`MarketoDestination::plan`] gives (same envelope, warnings and errors).
     ///
-    /// Returns [`Written::SyncLead`], [`Written::Skipped`] for an identify that `integrations`
-    /// keeps from Marketo, or any other message parsed as [`Written::Other`], for
-    /// [`Beacons::write_track`] / [`Beacons::write_page`] or [`MarketoDestination::plan`]. On
-    /// error, and for anything but [`Written::SyncLead`], `out` is left as it was.
+    /// Returns [`Written::SyncLead`]; [`Written::Skipped`] for any message `integrations` keeps
+    /// from Marketo and for `group`, `alias` and `screen` (as `plan` skips them); or a track or
+    /// page, parsed, as [`Written::Other`], for [`Beacons::write_track`] /
+    /// [`Beacons::write_page`]. On error, and for anything but [`Written::SyncLead`], `out` is
+    /// left as it was.
     pub fn write_json<'a>(
         &self,
         json: &'a [u8],
@@ -126,8 +127,17 @@ impl SoapDestination {
             }
             Ok(None)
         });
+        // What `plan` decides before the per-type work: integrations, then the type.
         let msg = match parsed {
+            Ok(msg) if !msg.common().integrations.marketo_enabled() => {
+                out.truncate(start);
+                return Ok(Written::Skipped(SkipReason::Disabled));
+            }
             Ok(Message::Identify(m)) => m,
+            Ok(Message::Other(kind, _)) => {
+                out.truncate(start);
+                return Ok(Written::Skipped(SkipReason::UnsupportedType(kind.as_str())));
+            }
             Ok(other) => {
                 out.truncate(start);
                 return Ok(Written::Other(Box::new(other)));
@@ -137,10 +147,6 @@ impl SoapDestination {
                 return Err(e);
             }
         };
-        if !msg.common.integrations.marketo_enabled() {
-            out.truncate(start);
-            return Ok(Written::Skipped(SkipReason::Disabled));
-        }
         // `email_of`, on the traits as they went by.
         let email = match &email {
             Some(Value::String(e)) if !e.trim().is_empty() => Some(e.as_ref()),

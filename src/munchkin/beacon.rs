@@ -264,16 +264,21 @@ impl Beacons {
 
     /// The visitor a track or page is for: the message's cookie, else one derived from `userId`,
     /// else `anonymousId`.
+    /// On error no warning is added.
     pub fn visitor<'a>(&self, common: &'a Common<'_>, warnings: &mut Vec<Warning>) -> Result<Cookie<'a>, Error> {
+        let warned = warnings.len();
         if let Some(cookie) = crate::cookie::from_message(common, "a visitor derived from the user id is used instead", warnings) {
             return Ok(cookie);
         }
         let user = common.user_id.as_deref().or(common.anonymous_id.as_deref());
         match user {
             Some(u) => Ok(Cookie::derive(&self.account_id, u)),
-            None => Err(Error::MissingIdentity {
-                message: common.message_ref(),
-            }),
+            None => {
+                warnings.truncate(warned); // a bad cookie's warning, for a message that fails anyway
+                Err(Error::MissingIdentity {
+                    message: common.message_ref(),
+                })
+            }
         }
     }
 
@@ -299,6 +304,8 @@ impl Beacons {
         out: &mut String,
         warnings: &mut Vec<Warning>,
     ) -> Result<Beacon<'a>, Error> {
+        // On error, neither `out` nor `warnings` keeps anything of this message.
+        let warned = warnings.len();
         let visitor = self.visitor(common, warnings)?;
         let start = out.len();
         let cut = write_visit(&self.beacon_base, now, &visitor, view, query, out);
@@ -306,6 +313,7 @@ impl Beacons {
             // The parts that cannot be cut (host, visitor token) alone pass Marketo's 8 KB.
             let len = out.len() - start;
             out.truncate(start);
+            warnings.truncate(warned);
             return Err(Error::TooLarge {
                 message: common.message_ref(),
                 reason: format!("the beacon URL would be {len} bytes even with the page parts cut; Marketo takes at most {MAX_URL_BYTES}"),
@@ -599,7 +607,16 @@ mod tests {
                 assert_eq!(Some(fast), full, "{url}");
             }
         }
-        assert!(simple_location("https://example.com/x").is_some());
+        // The fast path answers the common shapes (else it would only cost speed, unnoticed).
+        for url in [
+            "https://example.com/x",
+            "http://www.example.com:8080/a?b#c",
+            "https://a-b.c.example.com:00080/x",
+            "https://example.com.",
+            "http://localhost/",
+        ] {
+            assert!(simple_location(url).is_some(), "{url}");
+        }
     }
 
     #[test]

@@ -513,11 +513,18 @@ fn write_associate_lead<'v>(attributes: impl Iterator<Item = (&'v str, &'v Value
         match value {
             Value::Null => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Number(n) if check && !crate::json::is_json(n) => write_json_str(n, out),
-            Value::Object(raw) | Value::Array(raw) if check && !crate::json::is_json(raw) => {
+            // As serde's `RawValue` takes them: trimmed when JSON, else written as a string.
+            Value::Number(n) if check => match crate::json::is_json(n) {
+                true => out.push_str(n.trim_matches([' ', '\t', '\n', '\r'])),
+                false => write_json_str(n, out),
+            },
+            Value::Object(raw) | Value::Array(raw) if check => {
                 let mut compact = String::with_capacity(raw.len());
                 write_compact_json(raw, &mut compact);
-                write_json_str(&compact, out);
+                match crate::json::is_json(&compact) {
+                    true => out.push_str(&compact),
+                    false => write_json_str(&compact, out),
+                }
             }
             Value::Number(n) => out.push_str(n),
             Value::String(s) => write_json_str(s, out),
@@ -1188,6 +1195,30 @@ mod tests {
         assert_eq!(first_element("[\"1\", 2]"), Some(Value::String("1".into())));
         assert_eq!(first_element("[]"), None);
         assert_eq!(first_element("[null]"), None);
+    }
+
+    #[test]
+    fn hand_built_calls_print_as_serde_prints_them() {
+        let call = |value: Value<'static>| MunchkinCall::AssociateLead {
+            attributes: vec![("k".to_owned(), value)],
+            hash: "h".to_owned(),
+        };
+        for value in [
+            Value::Number(" 1".into()),
+            Value::Number("1 ".into()),
+            Value::Number("".into()),
+            Value::Number("NaN".into()),
+            Value::Number("true".into()),
+            Value::Object("[1 2]".into()),
+            Value::Object("{ \"a\" : 1 }".into()),
+            Value::Array("[1,".into()),
+            Value::String("q\"\u{1}".into()),
+            Value::Null,
+            Value::Bool(false),
+        ] {
+            let call = call(value);
+            assert_eq!(call.to_json_string(), serde_json::to_string(&call).unwrap(), "{call:?}");
+        }
     }
 
     #[test]
