@@ -91,7 +91,9 @@ impl<'a> Reader<'a> {
         Reader { text, pos: 0 }
     }
 
-    /// An error at byte `at`.
+    /// An error at byte `at` (cold: kept out of the hot paths' code).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn error_at(&self, at: usize, reason: &'static str) -> JsonError {
         let at = at.min(self.text.len());
         let before = &self.text.as_bytes()[..at];
@@ -233,7 +235,8 @@ impl<'a> Reader<'a> {
     }
 
     /// The slow path of [`Reader::string`]: `start` is the first byte inside the quotes, `at`
-    /// the first backslash.
+    /// the first backslash. Out of line, so the fast path stays small.
+    #[inline(never)]
     fn unescape(&mut self, start: usize, mut at: usize) -> Result<String, JsonError> {
         let bytes = self.text.as_bytes();
         let mut out = String::with_capacity(at - start + 16);
