@@ -27,8 +27,11 @@ examples = sorted((shared / "marketo-wsdl" / "examples").glob("*.xml"))
 vectors = json.loads((shared / "vectors" / "analytics-js-marketo.json").read_text())
 cases = [c for side in ("v1", "v2") for c in vectors[side]["cases"]]
 written = {}
+message_seeds = {}  # name -> bytes, for json_reader too
 
 def put(target, name, data):
+    if target == "message_json":
+        message_seeds[name] = data.encode() if isinstance(data, str) else data
     if only and target not in only:
         return
     d = corpus / target
@@ -68,6 +71,60 @@ for name, msg in {
     "group": {"type": "group", "userId": "u1", "groupId": "g"},
 }.items():
     put("message_json", name, json.dumps(msg, ensure_ascii=False))
+
+# json_reader: the message_json seeds (JSON text), and hand-written texts at the edges of the
+# grammar: deep nesting (past serde_json's 128 for `Value`), escapes, surrogates (paired, lone,
+# reversed), numbers that overflow or that RFC 8259 refuses, trailing text, control characters.
+for name, data in message_seeds.items():
+    put("json_reader", "msg-" + name, data)
+depth = 5000
+for name, text in {
+    "deep-array": "[" * depth + "]" * depth,
+    "deep-object": '{"a":' * depth + "1" + "}" * depth,
+    "deep-mixed": '[{"a":' * 200 + "[]" + "}]" * 200,
+    "deep-129": '{"k":' * 129 + "null" + "}" * 129,
+    "deep-unclosed": "[" * 3000 + "]" * 2999,
+    "escapes": '{"a\\"b":"\\\\\\/\\b\\f\\n\\r\\t\\u0000\\u001f\\u00e9\\u20AC","e":"\\x"}',
+    "bad-escape": '{"a":"\\x41"}',
+    "surrogate-pair": '{"s":"\\ud83d\\ude00","t":"\\uD834\\uDD1E"}',
+    "surrogate-lone-high": '{"s":"\\ud800"}',
+    "surrogate-lone-low": '{"s":"\\udc00x"}',
+    "surrogate-reversed": '["\\udc00\\ud800"]',
+    "surrogate-key": '{"\\ud800":1}',
+    "surrogate-high-escape": '"\\ud800\\n"',
+    "raw-control": '{"a":"x\ty"}',
+    "raw-del-utf8": '{"a":"\x7f\u00e9\u20ac\U0001f600"}',
+    "numbers": '[0,-0,1,-1,1.5,-0.0,1e400,-1e400,1E+2,1e-400,123456789012345678901234567890,0.1e1]',
+    "num-1e400": "1e400",
+    "num-neg-zero": "-0",
+    "num-leading-zero": "01",
+    "num-dot": "1.",
+    "num-exp": "1e",
+    "num-plus": "+1",
+    "num-minus": "-",
+    "num-hex": "0x10",
+    "literals": '[true,false,null]',
+    "literal-bad": "nul",
+    "literal-case": "True",
+    "scalar-string": '"x"',
+    "empty": "",
+    "ws-only": " \t\r\n",
+    "ws-around": ' \n{"a" : [ 1 , 2 ] } \r\n',
+    "ws-bad": "\u00a0{}",
+    "trailing-comma-array": "[1,]",
+    "trailing-comma-object": '{"a":1,}',
+    "trailing-text": "{} x",
+    "two-values": "{}{}",
+    "duplicate-keys": '{"a":1,"a":"two","b":{"a":[]},"a":null}',
+    "non-string-key": "{1:2}",
+    "single-quotes": "{'a':1}",
+    "comment": '{"a":1 /* c */}',
+    "bom": "\ufeff{}",
+    "nul-byte": '{"a":"\u0000"}',
+    "null": "null",
+    "object-values": '{"n":null,"t":true,"f":false,"i":-12,"d":1.50,"s":"x","o":{"p":{}},"a":[[],{}],"":""}',
+}.items():
+    put("json_reader", name, text)
 
 # settings_json: the vectors' settings, the replay demo's, the fuzz fixtures' shapes.
 for side in ("v1", "v2"):

@@ -10,7 +10,14 @@
 //! - `secret-debug`: the `Debug` of a token error does not show the client secret (its
 //!   `Display` is always checked);
 //! - `stream-eq`: `SoapDestination::write_sync_lead` writes the same envelope and warnings as
-//!   the planned `syncLead`.
+//!   the planned `syncLead`;
+//! - `json-eq` (`message_json`): `SoapDestination::write_json` gives what `plan` gives on the
+//!   parsed message (envelope, warnings, skip reason, error text, the parsed track or page);
+//! - `json-validate` (`json_reader`): `json::validate` accepts exactly what
+//!   `serde_json::from_str::<IgnoredAny>` accepts;
+//! - `fields-object` (`json_reader`): `Fields::from_json` reads every object `serde_json` reads
+//!   as a `Value` (so without lone surrogates), to the same keys and string values, and accepts
+//!   nothing `json::validate` refuses.
 #![allow(dead_code)]
 
 use std::sync::OnceLock;

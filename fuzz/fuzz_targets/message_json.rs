@@ -1,11 +1,16 @@
 //! `Message::from_slice` on any bytes; a message that parses is planned through two SOAP and two
 //! REST destinations (different settings) and two browser clients (v1 and V2), and an identify
-//! is also streamed through `SoapDestination::write_sync_lead`.
+//! is also streamed through `SoapDestination::write_sync_lead`. Every input, parsed or not, also
+//! goes through `SoapDestination::write_json` on both SOAP destinations.
 //!
 //! Invariants: no panic; planned header values and URLs hold no CR/LF; beacon URLs are at most
 //! 8 KB; SOAP envelopes are well-formed XML 1.0; REST bodies and Munchkin calls are valid JSON;
 //! rendering an operation again for the same instant gives the planned request; the streamed
-//! envelope and warnings equal the planned ones.
+//! envelope and warnings equal the planned ones; `write_json` gives what `plan` gives on the
+//! parsed message (envelope, warnings, error text; `Written::Skipped` exactly when `plan` skips
+//! an identify, and for any message `plan` skips before the per-type work: `integrations`, or a
+//! `group` / `alias` / `screen`; `Written::Other` with the parsed message for a track or page for
+//! Marketo) and leaves its output buffer as it was unless it wrote an envelope.
 #![no_main]
 
 #[path = "../common/mod.rs"]
@@ -14,7 +19,8 @@ mod common;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use segment_marketo::destination::{MarketoDestination, RestDestination, SoapDestination};
+use segment_marketo::Error;
+use segment_marketo::destination::{MarketoDestination, RestDestination, SoapDestination, Written};
 use segment_marketo::event::Message;
 use segment_marketo::munchkin::client::Client;
 use segment_marketo::plan::{Operation, Plan};
@@ -71,11 +77,76 @@ fn check_render<D: MarketoDestination>(dest: &D, plan: &Plan) {
     }
 }
 
+/// What `write_json` finds in its output buffer before it appends: an envelope must come after it,
+/// and an error or anything but an envelope must leave it as it is.
+const PREFIX: &str = "prefix</attribute>";
+
+/// `SoapDestination::write_json(data)` against `plan(&Message::from_slice(data)?)`.
+fn check_write_json(soap: &SoapDestination, data: &[u8], parsed: &Result<Message<'_>, Error>) {
+    let now = common::now();
+    let mut out = String::from(PREFIX);
+    let mut warnings = Vec::new();
+    let written = soap.write_json(data, now, &mut out, &mut warnings);
+    match &written {
+        Ok(Written::SyncLead) => common::check_xml(out.strip_prefix(PREFIX).unwrap_or(&out)),
+        Ok(_) => {}
+        Err(e) => {
+            common::touch_error(e);
+        }
+    }
+    if common::skipped("json-eq") {
+        return;
+    }
+    let msg = match (parsed, &written) {
+        (Ok(msg), _) => msg,
+        (Err(pe), Err(we)) => {
+            assert_eq!(we.to_string(), pe.to_string(), "write_json and from_slice fail differently");
+            assert_eq!(out, PREFIX, "write_json left output behind on error");
+            assert!(warnings.is_empty(), "write_json gave warnings with an error: {warnings:?}");
+            return;
+        }
+        (Err(pe), Ok(w)) => panic!("from_slice failed ({pe}) but write_json gave {w:?}"),
+    };
+    // What `plan` decides before the per-type work (integrations, then the type) is a skip from
+    // `write_json` too; a track or page for Marketo comes back parsed.
+    let decided_early = !msg.common().integrations.marketo_enabled() || matches!(msg, Message::Other(..));
+    match (msg, soap.plan(msg, now), written) {
+        (_, Ok(Plan::Skip(planned)), Ok(Written::Skipped(reason))) => {
+            assert_eq!(reason, planned, "write_json skips for another reason");
+            assert_eq!(out, PREFIX, "write_json wrote something for a skipped message");
+            assert!(warnings.is_empty(), "write_json gave warnings with a skip: {warnings:?}");
+        }
+        (_, p, Ok(Written::Skipped(reason))) => panic!("write_json skips ({reason:?}) but plan gave {p:?}"),
+        (_, p, w) if decided_early => panic!("plan skips before the per-type work ({p:?}) but write_json gave {w:?}"),
+        (Message::Identify(_), Ok(Plan::Send { steps, warnings: planned }), Ok(Written::SyncLead)) => {
+            let body = steps.first().and_then(|s| s.request.body.as_deref());
+            assert_eq!(out.strip_prefix(PREFIX), body, "write_json envelope differs from the planned one");
+            assert_eq!(warnings, planned, "write_json warnings differ from the planned ones");
+        }
+        (Message::Identify(_), Err(pe), Err(we)) => {
+            assert_eq!(we.to_string(), pe.to_string(), "write_json and plan fail differently");
+            assert_eq!(out, PREFIX, "write_json left output behind on error");
+            assert!(warnings.is_empty(), "write_json gave warnings with an error: {warnings:?}");
+        }
+        (Message::Identify(_), p, w) => panic!("plan gave {p:?} but write_json gave {w:?}"),
+        (_, _, Ok(Written::Other(other))) => {
+            assert_eq!(&*other, msg, "write_json parsed another message");
+            assert_eq!(out, PREFIX, "write_json wrote something for a track or page");
+            assert!(warnings.is_empty(), "write_json gave warnings for a track or page: {warnings:?}");
+        }
+        (_, _, w) => panic!("a {:?} for Marketo gave {w:?} from write_json", msg.message_type()),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
-    let Ok(msg) = Message::from_slice(data) else {
+    let parsed = Message::from_slice(data);
+    let f = fixtures();
+    for soap in &f.soap {
+        check_write_json(soap, data, &parsed);
+    }
+    let Ok(msg) = parsed else {
         return;
     };
-    let f = fixtures();
     let now = common::now();
     let _ = format!("{msg:?}");
 
