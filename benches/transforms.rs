@@ -118,6 +118,10 @@ fn beacons(c: &mut Criterion) {
 fn pieces(c: &mut Criterion) {
     let cookie = "id:561-HYG-937&token:_mch-marketo.com-1374552656411-90718";
     c.bench_function("cookie_parse", |b| b.iter(|| black_box(Cookie::parse(black_box(cookie)).unwrap())));
+    // The visitor of a beacon without a cookie: one SHA-1 the beacon floor does not count.
+    c.bench_function("cookie_derive", |b| {
+        b.iter(|| black_box(Cookie::derive("561-HYG-937", black_box("anon-42"))))
+    });
     c.bench_function("cookie_parse_urlencoded", |b| {
         b.iter(|| black_box(Cookie::parse(black_box("id%3A561-HYG-937%26token%3A_mch-marketo.com-1374552656411-90718")).unwrap()))
     });
