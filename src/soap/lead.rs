@@ -149,9 +149,9 @@ impl LeadMapping {
 
 /// Walks an identify the way `syncLead` needs it: returns the email and the cookie (a malformed
 /// cookie is a warning), and calls `attribute` for every attribute in order. The trait rules live
-/// in [`Walk::step`], shared with the one-pass writer
-/// ([`crate::destination::SoapDestination::write_json`]); [`lead_record`] collects, the
-/// envelope writers stream.
+/// in one place (a per-trait step shared with the one-pass writer,
+/// [`crate::destination::SoapDestination::write_json`]); [`lead_record`] collects, the envelope
+/// writers stream.
 pub fn visit<'a>(
     msg: &'a Identify<'a>,
     mapping: &'a LeadMapping,
