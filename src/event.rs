@@ -107,6 +107,13 @@ impl<'a> Value<'a> {
 /// Copies JSON text without the whitespace outside strings (`{"a": [1, 2]}` -> `{"a":[1,2]}`),
 /// keeping key order and number text. The input must be valid JSON (as parsed by this module).
 pub fn write_compact_json(raw: &str, out: &mut String) {
+    compact_json_runs(raw, |run| out.push_str(run));
+}
+
+/// Calls `run` with each piece of `raw` that [`write_compact_json`] keeps, in order: the text
+/// between the whitespace outside strings. The one scanner behind the compact forms (plain, and
+/// XML-escaped in `soap::envelope::escape_compact_json`).
+pub(crate) fn compact_json_runs<'r>(raw: &'r str, mut run: impl FnMut(&'r str)) {
     let bytes = raw.as_bytes();
     let mut in_string = false;
     let mut escaped = false;
@@ -123,11 +130,15 @@ pub fn write_compact_json(raw: &str, out: &mut String) {
         } else if b == b'"' {
             in_string = true;
         } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            out.push_str(&raw[start..i]);
+            if start < i {
+                run(&raw[start..i]);
+            }
             start = i + 1;
         }
     }
-    out.push_str(&raw[start..]);
+    if start < raw.len() {
+        run(&raw[start..]);
+    }
 }
 
 /// An ordered list of `key: value` pairs (traits, properties), as they arrived.

@@ -101,51 +101,12 @@ pub fn is_xml_char(c: char) -> bool {
 }
 
 /// Appends raw JSON (an object or array) compacted and XML-escaped in one pass: whitespace
-/// outside strings dropped, as [`crate::event::write_compact_json`] does. JSON text has no raw
-/// control characters, but may hold U+FFFE and U+FFFF, which are removed and counted.
+/// outside strings dropped, as [`crate::event::write_compact_json`] does, each remaining piece
+/// through [`escape_text`]. JSON text has no raw control characters, but may hold U+FFFE and
+/// U+FFFF, which are removed and counted.
 pub fn escape_compact_json(raw: &str, out: &mut String) -> usize {
-    let bytes = raw.as_bytes();
-    let (mut in_string, mut escaped) = (false, false);
-    let (mut start, mut i, mut removed) = (0, 0, 0);
-    while i < bytes.len() {
-        let b = bytes[i];
-        // U+FFFE and U+FFFF may stand raw in JSON text; XML 1.0 cannot carry them.
-        if b == 0xEF && bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) {
-            out.push_str(&raw[start..i]);
-            removed += 1;
-            i += 3;
-            start = i;
-            continue;
-        }
-        let cut = if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            matches!(b, b'&' | b'<' | b'>' | b'"')
-        } else if b == b'"' {
-            in_string = true;
-            true
-        } else {
-            matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'&' | b'<' | b'>')
-        };
-        if cut {
-            out.push_str(&raw[start..i]);
-            match b {
-                b'&' => out.push_str("&amp;"),
-                b'<' => out.push_str("&lt;"),
-                b'>' => out.push_str("&gt;"),
-                b'"' => out.push_str("&quot;"),
-                _ => {}
-            }
-            start = i + 1;
-        }
-        i += 1;
-    }
-    out.push_str(&raw[start..]);
+    let mut removed = 0;
+    crate::event::compact_json_runs(raw, |run| removed += escape_text(run, out));
     removed
 }
 
