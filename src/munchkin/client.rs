@@ -285,7 +285,7 @@ fn write_params(properties: &Fields<'_>, again: bool, params: &mut String) {
                 &text
             }
         };
-        encode_uri_component_with(value, if again { "%25" } else { "%" }, params);
+        encode_uri_component_with(value, again, params);
         params.push_str(if again { "%26" } else { "&" });
     };
     // Most property lists have no array-index key and no repeated key: then JavaScript's order is

@@ -51,12 +51,12 @@ const ESCAPES: &str = {
 /// Appends `text` percent-encoded exactly as JavaScript's `encodeURIComponent` does: everything
 /// but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` of its UTF-8 bytes (upper-case hex).
 pub fn encode_uri_component(text: &str, out: &mut String) {
-    encode_uri_component_with(text, "%", out);
+    encode_uri_component_with(text, false, out);
 }
 
-/// [`encode_uri_component`] with `percent` in front of each escape's two hex digits: `"%"`, or
-/// `"%25"` for text encoded twice (the second pass keeps everything but the `%`).
-pub(crate) fn encode_uri_component_with(text: &str, percent: &str, out: &mut String) {
+/// [`encode_uri_component`], or with `twice` the text encoded twice in one pass: the second pass
+/// keeps everything but the `%`, so each escape becomes `%25XX`.
+pub(crate) fn encode_uri_component_with(text: &str, twice: bool, out: &mut String) {
     let bytes = text.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -67,11 +67,11 @@ pub(crate) fn encode_uri_component_with(text: &str, percent: &str, out: &mut Str
                 out.push_str(&text[start..i]);
             }
             let at = 3 * usize::from(b);
-            if percent == "%" {
-                out.push_str(&ESCAPES[at..at + 3]);
-            } else {
-                out.push_str(percent);
+            if twice {
+                out.push_str("%25");
                 out.push_str(&ESCAPES[at + 1..at + 3]);
+            } else {
+                out.push_str(&ESCAPES[at..at + 3]);
             }
             start = i + 1;
         }

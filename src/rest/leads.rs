@@ -304,12 +304,15 @@ fn date_part(text: &str) -> &str {
 }
 
 /// The record under construction, with what did not make it.
-struct Builder<'m> {
+struct Builder {
     fields: Vec<(Cow<'static, str>, FieldValue)>,
     /// (what, field already set).
     duplicates: Vec<(String, String)>,
-    /// Traits or parts not sent for want of a field.
-    not_sent: Vec<Cow<'m, str>>,
+    /// Traits or parts not sent for want of a field, joined by ", " as the warning names them
+    /// (one growing string rather than a list: most traits of a typical identify land here).
+    not_sent: String,
+    /// How many names `not_sent` holds.
+    not_sent_count: usize,
 }
 
 /// Where a field's value came from, named only when a warning needs it.
@@ -330,7 +333,7 @@ impl std::fmt::Display for Source<'_> {
     }
 }
 
-impl<'m> Builder<'m> {
+impl Builder {
     fn push(&mut self, source: Source<'_>, field: Cow<'static, str>, value: FieldValue) {
         if self.has(&field) {
             self.duplicates.push((source.to_string(), field.into_owned()));
@@ -345,19 +348,19 @@ impl<'m> Builder<'m> {
 
     /// The parts of an object trait, read in one pass: the last value of each source key (as
     /// `Fields::get`), and the other keys with a value (not sent), in order.
-    fn nested(&mut self, parent: &str, raw: &'m str, parts: &Parts) {
+    fn nested<'m>(&mut self, parent: &str, raw: &'m str, parts: &Parts) {
         let mut last: [Option<Value<'m>>; 8] = Default::default();
-        let mut unknown: Vec<Cow<'m, str>> = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
         let read = crate::event::each_field(raw, |key, value| {
             match parts.iter().flat_map(|(_, s)| s.iter()).position(|k| *k == key) {
                 Some(at) if at < last.len() => last[at] = Some(value),
                 _ if value == Value::Null => {}
-                _ => unknown.push(Cow::Owned(format!("{parent}.{key}"))),
+                _ => unknown.push(format!("{parent}.{key}")),
             }
         });
         if let Err(e) = read {
             // Only a key or value JSON allows but Rust strings cannot hold (a lone surrogate).
-            self.not_sent.push(Cow::Owned(format!("{parent} (not readable: {e})")));
+            self.not_sent_part(parent, &format!(" (not readable: {e})"));
             return;
         }
         let mut first = 0;
@@ -368,7 +371,22 @@ impl<'m> Builder<'m> {
                 self.push(Source::Part(parent, sources[0]), Cow::Borrowed(field), v);
             }
         }
-        self.not_sent.extend(unknown);
+        for key in unknown {
+            self.not_sent_part(&key, "");
+        }
+    }
+
+    /// Adds `name` `suffix` to the names not sent.
+    fn not_sent_part(&mut self, name: &str, suffix: &str) {
+        if self.not_sent_count > 0 {
+            self.not_sent.push_str(", ");
+        } else {
+            // Room for a typical list at once: growing it step by step cost more than the rest.
+            self.not_sent.reserve(256);
+        }
+        self.not_sent_count += 1;
+        self.not_sent.push_str(name);
+        self.not_sent.push_str(suffix);
     }
 }
 
@@ -384,11 +402,12 @@ impl RestApi {
         let mut b = Builder {
             fields: Vec::with_capacity(msg.traits.len() + 3),
             duplicates: Vec::new(),
-            not_sent: Vec::new(),
+            not_sent: String::new(),
+            not_sent_count: 0,
         };
         let email = email_of(msg);
         let mut email_sent = false;
-        let push_email = |b: &mut Builder<'_>, email: &str| {
+        let push_email = |b: &mut Builder, email: &str| {
             let mut mapped = false;
             for m in self.traits.iter().filter(|(t, _)| t == "email") {
                 mapped = true;
@@ -432,9 +451,9 @@ impl RestApi {
                     }
                     (Some(field), value) => match FieldValue::from_event(value) {
                         Some(v) => b.push(Source::Trait(key), Cow::Borrowed(field), v),
-                        None => b.not_sent.push(Cow::Borrowed(key)),
+                        None => b.not_sent_part(key, ""),
                     },
-                    (None, _) => b.not_sent.push(Cow::Borrowed(key)),
+                    (None, _) => b.not_sent_part(key, ""),
                 },
             }
         }
@@ -464,13 +483,12 @@ impl RestApi {
         let lookup = b.fields.remove(at);
         b.fields.insert(0, lookup);
         if !b.not_sent.is_empty() {
-            let names: Vec<&str> = b.not_sent.iter().map(|c| c.as_ref()).collect();
             warnings.push(Warning::new(
                 WarningKind::FieldNotSent,
                 format!(
                     "{message}: {} not sent: no standard Marketo field for {}, and no entry in the `traits` setting",
-                    names.join(", "),
-                    if names.len() == 1 { "it" } else { "them" }
+                    b.not_sent,
+                    if b.not_sent_count == 1 { "it" } else { "them" }
                 ),
             ));
         }
