@@ -68,7 +68,8 @@ fn attributes(xml: &str) -> Vec<(String, String)> {
 }
 
 /// `write_json` against `plan` on the cases the generators do not reach: a repeated `traits` key
-/// (the later one replaces the earlier one and its warnings), `email` keys, skips.
+/// (the later one replaces the earlier one and its warnings), `email` keys (the `Email` element is
+/// written early when the email comes first, and must be replaced when a later key wins), skips.
 #[test]
 fn write_json_is_plan_on_the_odd_cases() {
     let dest = common::destination(|_| {});
@@ -78,6 +79,9 @@ fn write_json_is_plan_on_the_odd_cases() {
         r#"{"traits":{"address":{"q":1}},"type":"identify","traits":null,"userId":"a@b.co","messageId":"m"}"#,
         r#"{"type":"identify","traits":{"email":"a@b.co","x":1,"email":"  "},"userId":"u@v.co"}"#,
         r#"{"type":"identify","traits":{"email":"  ","email":"c@d.co"}}"#,
+        // The email written early, then replaced by a later one; an email after an attribute.
+        r#"{"type":"identify","traits":{"email":"a@b.co","email":"c&d@e.co","y":2}}"#,
+        r#"{"type":"identify","traits":{"x":1,"email":"a<b@c.co"}}"#,
         r#"{"type":"identify","traits":{"email":5},"userId":"no-email"}"#,
         r#"{"type":"identify","traits":{"email":"a@b.co","address":{"city":"\ud800"}}}"#,
         r#"{"type":"identify","traits":{"email":"a@b.co"},"integrations":{"Marketo":false}}"#,

@@ -1,6 +1,8 @@
 //! [`SoapDestination`]: Segment's classic server-side Marketo destination. identify -> SOAP
 //! `syncLead`, track and page -> the Munchkin webevents beacon.
 
+use std::borrow::Cow;
+
 use super::{Answer, MarketoDestination, Written, not_mine, read_beacon};
 use crate::error::Error;
 use crate::event::{Identify, Message, Page, Track, Value, looks_like_email};
@@ -108,15 +110,33 @@ impl SoapDestination {
         let mut email: Option<Value<'a>> = None;
         let mut walk = Walk::default();
         let (mut removed, mut listed) = (0, false);
+        // The head is written when the traits start, so the attributes follow it with no copy.
+        // `Email` comes first in `leadRecord` but is known only at the end; when the first trait
+        // is a usable email (the common case) it is written at once, and put right at the end
+        // otherwise. `slot`: where `Email` goes and where the one written ends.
+        let mut slot: Option<(usize, usize)> = None;
+        let mut sent_email: Option<Cow<'a, str>> = None;
+        let mut email_removed = 0;
         let parsed = Message::from_slice_with(json, |r| {
             // A repeated `traits` key replaces the earlier one, as in the parsed message.
             out.truncate(start);
-            (email, walk, removed, listed) = (None, Walk::default(), 0, false);
+            (email, walk, removed, listed, slot, sent_email) = (None, Walk::default(), 0, false, None, None);
             if r.object()? {
+                removed += envelope::write_head_start(&self.signer, now, out);
+                let at = out.len();
+                slot = Some((at, at));
                 let mut first = true;
                 while let Some(key) = r.next_key(&mut first)? {
                     let value = r.value()?;
                     if key == "email" {
+                        if out.len() == at
+                            && let Value::String(e) = &value
+                            && !e.trim().is_empty()
+                        {
+                            email_removed = envelope::write_email(e, out);
+                            slot = Some((at, out.len()));
+                            sent_email = Some(e.clone());
+                        }
                         email = Some(value); // the last one counts, as in `Fields::get`
                         continue;
                     }
@@ -158,14 +178,22 @@ impl SoapDestination {
                 message: msg.common.message_ref(),
             });
         };
+        let (at, end) = slot.unwrap_or_else(|| {
+            // No traits object: nothing was written yet.
+            removed += envelope::write_head_start(&self.signer, now, out);
+            (out.len(), out.len())
+        });
+        if sent_email.as_deref() == Some(email) {
+            removed += email_removed;
+        } else {
+            let mut element = String::with_capacity(email.len() + 16);
+            removed += envelope::write_email(email, &mut element);
+            out.replace_range(at..end, &element);
+        }
         walk.finish(&msg.common, warnings, &mut |name: FieldName<'_>, value: AttrValue<'_>| {
             removed += self.write_attribute(out, &mut listed, name, &value);
         });
         let cookie = crate::cookie::from_message(&msg.common, "it is not sent; the lead is synced by email", warnings);
-        // The head needs the email, known only now: written apart and put in front.
-        let mut head = String::with_capacity(768 + email.len());
-        removed += envelope::write_head(&self.signer, now, email, &mut head);
-        out.insert_str(start, &head);
         removed += envelope::write_tail(listed, self.return_lead, cookie.as_ref(), out);
         removed_warning(removed, warnings);
         Ok(Written::SyncLead)

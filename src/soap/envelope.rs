@@ -37,17 +37,30 @@ pub fn write_sync_lead(signer: &Signer, now: Timestamp, lead: &LeadRecord<'_>, r
 
 /// Writes everything up to and including `<Email>…</Email>`.
 pub(crate) fn write_head(signer: &Signer, now: Timestamp, email: &str, out: &mut String) -> usize {
+    let removed = write_head_start(signer, now, out);
+    removed + write_email(email, out)
+}
+
+/// Writes the head up to and including `<leadRecord>`: everything before the email, which a
+/// one-pass writer may learn only after the attributes.
+pub(crate) fn write_head_start(signer: &Signer, now: Timestamp, out: &mut String) -> usize {
     let stamp = now.soap_text();
     let stamp = stamp.as_str();
     out.push_str(HEAD);
-    let mut removed = escape_text(signer.user_id(), out);
+    let removed = escape_text(signer.user_id(), out);
     out.push_str("</mktowsUserId><requestSignature>");
     let sig = signer.sign(stamp);
     out.push_str(std::str::from_utf8(&sig).unwrap_or_default());
     out.push_str("</requestSignature><requestTimestamp>");
     out.push_str(stamp);
-    out.push_str("</requestTimestamp></ns1:AuthenticationHeader></SOAP-ENV:Header><SOAP-ENV:Body><ns1:paramsSyncLead><leadRecord><Email>");
-    removed += escape_text(email, out);
+    out.push_str("</requestTimestamp></ns1:AuthenticationHeader></SOAP-ENV:Header><SOAP-ENV:Body><ns1:paramsSyncLead><leadRecord>");
+    removed
+}
+
+/// Writes `<Email>…</Email>`, the first child of `leadRecord`.
+pub(crate) fn write_email(email: &str, out: &mut String) -> usize {
+    out.push_str("<Email>");
+    let removed = escape_text(email, out);
     out.push_str("</Email>");
     removed
 }
