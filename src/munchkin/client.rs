@@ -551,6 +551,9 @@ fn json_type(v: &Value<'_>) -> &'static str {
 struct Facade<'m> {
     /// `identify.traits()`: the traits plus `id` = `userId` when there is one.
     traits: JsObject<'m>,
+    /// The first byte of each trait key's obj-case form (0 when it has none), so a lookup passes
+    /// over most keys with one comparison: a typical identify makes a dozen lookups.
+    firsts: Vec<u8>,
     user_id: Option<&'m str>,
     anonymous_id: Option<&'m str>,
 }
@@ -563,8 +566,18 @@ impl<'m> Facade<'m> {
         if let Some(id) = user_id {
             traits.set(Cow::Borrowed("id"), Value::String(Cow::Borrowed(id)));
         }
+        let firsts = traits
+            .entries
+            .iter()
+            .map(|(k, _)| {
+                k.bytes()
+                    .find(|b| b.is_ascii_alphanumeric() || *b == b'.')
+                    .map_or(0, |b| b.to_ascii_lowercase())
+            })
+            .collect();
         Facade {
             traits,
+            firsts,
             user_id,
             anonymous_id,
         }
@@ -573,10 +586,17 @@ impl<'m> Facade<'m> {
     /// `proxy('traits.<path>')`.
     fn proxy(&self, path: &str) -> Option<Value<'m>> {
         if path.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.') {
-            obj_case(&self.traits, path) // already normal: no copy
+            self.obj_case(path) // already normal: no copy
         } else {
-            obj_case(&self.traits, &normalize(path))
+            self.obj_case(&normalize(path))
         }
+    }
+
+    /// [`obj_case`] over the traits, skipping keys whose first byte cannot match.
+    fn obj_case(&self, path: &str) -> Option<Value<'m>> {
+        let first = *path.as_bytes().first()?;
+        let candidates = self.traits.entries.iter().zip(&self.firsts).filter(|(_, f)| **f == first);
+        obj_case_in(candidates.map(|(entry, _)| entry), path)
     }
 
     /// `email()`: a truthy `traits.email`, else an email-like `userId`.
@@ -926,7 +946,12 @@ fn strip_normalized<'p>(path: &'p str, key: &str) -> Option<&'p str> {
 /// `undefined`. Only objects are searched inside; the paths used here never match the index keys
 /// of strings and arrays.
 fn obj_case<'x>(obj: &JsObject<'x>, path: &str) -> Option<Value<'x>> {
-    for (key, value) in &obj.entries {
+    obj_case_in(obj.entries.iter(), path)
+}
+
+/// [`obj_case`] over `entries` (in JavaScript order).
+fn obj_case_in<'e, 'x: 'e>(entries: impl Iterator<Item = &'e (Cow<'x, str>, Value<'x>)>, path: &str) -> Option<Value<'x>> {
+    for (key, value) in entries {
         let Some(rest) = strip_normalized(path, key) else {
             continue;
         };
