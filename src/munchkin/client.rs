@@ -1135,6 +1135,21 @@ mod tests {
     }
 
     #[test]
+    fn facade_lookups_pass_over_what_obj_case_drops() {
+        // obj-case drops `_`, `-`, spaces and non-ASCII before comparing, so the first byte a key
+        // is filtered on is its first letter or digit, lower-cased.
+        let json = r#"{"type":"identify","traits":{"_E-mail":"a@b.co","zeta":1,"- First Name":"Ann","é_Phone":"5"}}"#;
+        let msg = Message::from_json(json).unwrap();
+        let Message::Identify(m) = &msg else { panic!() };
+        let facade = Facade::new(m);
+        assert_eq!(facade.email(), Some(Value::String("a@b.co".into())));
+        assert_eq!(facade.first_name().as_deref(), Some("Ann"));
+        assert_eq!(facade.phone(), Some(Value::String("5".into())));
+        assert_eq!(facade.proxy("zeta"), Some(Value::Number("1".into())));
+        assert_eq!(facade.proxy("eta"), None);
+    }
+
+    #[test]
     fn trim_and_names() {
         assert_eq!(js_trim("\u{feff}\u{a0} a b \u{3000}"), "a b");
         assert_eq!(js_trim("\u{85}a"), "\u{85}a");
