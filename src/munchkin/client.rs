@@ -647,26 +647,21 @@ impl<'m> Facade<'m> {
     }
 
     /// Segment's "Marketo" (v1) attributes.
-    fn v1(&self, email: Value<'m>) -> JsObject<'m> {
-        let mut ret = self.traits.clone();
-        let aliases: [(&str, &str); 7] = [
-            ("address", "Address"),
-            ("company", "Company"),
-            ("email", "Email"),
-            ("firstName", "FirstName"),
-            ("industry", "Industry"),
-            ("lastName", "LastName"),
-            ("phone", "Phone"),
+    fn v1(self, email: Value<'m>) -> JsObject<'m> {
+        // Every lookup reads the traits as they arrived, so all are made first; the traits then
+        // become the result without a copy.
+        let address = self.proxy("address");
+        let aliases: [(&str, &str, Option<Value<'m>>); 7] = [
+            ("address", "Address", address.clone()),
+            ("company", "Company", self.proxy("company")),
+            ("email", "Email", Some(email)),
+            ("firstName", "FirstName", self.first_name().map(owned_string)),
+            ("industry", "Industry", self.proxy("industry")),
+            ("lastName", "LastName", self.last_name().map(owned_string)),
+            ("phone", "Phone", self.phone()),
         ];
-        let mut email = Some(email);
-        for (alias, name) in aliases {
-            let value = match alias {
-                "email" => email.take(),
-                "firstName" => self.first_name().map(owned_string),
-                "lastName" => self.last_name().map(owned_string),
-                "phone" => self.phone(),
-                _ => self.proxy(alias),
-            };
+        let mut ret = self.traits;
+        for (alias, name, value) in aliases {
             // `if (value == null) continue;`
             let Some(value) = value.filter(|v| *v != Value::Null) else {
                 continue;
@@ -679,7 +674,7 @@ impl<'m> Facade<'m> {
         }
         if let Some(Value::Object(_)) = ret.get("Address") {
             // `identify.proxy('address.city')`: looked up in `identify.address()`.
-            let address = match self.proxy("address") {
+            let address = match address {
                 Some(Value::Object(raw)) => JsObject::parse_text(&raw),
                 _ => JsObject::default(),
             };
@@ -1059,9 +1054,11 @@ impl<'a> JsObject<'a> {
         self.entries.insert(at, (key, value));
     }
 
-    /// `delete obj[key]`.
+    /// `delete obj[key]` (keys are unique: one entry at most).
     fn remove(&mut self, key: &str) {
-        self.entries.retain(|(k, _)| k != key);
+        if let Some(at) = self.entries.iter().position(|(k, _)| k == key) {
+            self.entries.remove(at);
+        }
     }
 }
 
