@@ -247,7 +247,7 @@ impl LeadBatch {
     }
 }
 
-fn head(action: SyncAction, lookup_field: &str) -> String {
+pub(super) fn head(action: SyncAction, lookup_field: &str) -> String {
     let mut head = String::with_capacity(64 + lookup_field.len());
     head.push_str("{\"action\":");
     write_json_str(action.as_str(), &mut head);
@@ -398,7 +398,8 @@ impl RestApi {
     /// [`Error::InvalidField`] naming the lookup field when another lookup field has no value;
     /// [`Error::TooLarge`] when the record alone would pass 1 MB of body.
     pub fn lead_input(&self, msg: &Identify<'_>, warnings: &mut Vec<Warning>) -> Result<LeadInput, Error> {
-        let message = msg.common.message_ref();
+        // Named only in warnings and errors: built when one is.
+        let message = || msg.common.message_ref();
         let mut b = Builder {
             fields: Vec::with_capacity(msg.traits.len() + 3),
             duplicates: Vec::new(),
@@ -471,10 +472,10 @@ impl RestApi {
         }
         let Some(at) = b.fields.iter().position(|(k, _)| *k == self.lookup_field) else {
             return Err(if self.lookup_field == "email" {
-                Error::MissingEmail { message }
+                Error::MissingEmail { message: message() }
             } else {
                 Error::InvalidField {
-                    message,
+                    message: message(),
                     field: self.lookup_field.clone(),
                     reason: "the lookup field has no value: no trait maps to it (see the `traits` setting)".into(),
                 }
@@ -486,7 +487,8 @@ impl RestApi {
             warnings.push(Warning::new(
                 WarningKind::FieldNotSent,
                 format!(
-                    "{message}: {} not sent: no standard Marketo field for {}, and no entry in the `traits` setting",
+                    "{}: {} not sent: no standard Marketo field for {}, and no entry in the `traits` setting",
+                    message(),
                     b.not_sent,
                     if b.not_sent_count == 1 { "it" } else { "them" }
                 ),
@@ -495,14 +497,14 @@ impl RestApi {
         for (source, field) in &b.duplicates {
             warnings.push(Warning::new(
                 WarningKind::FieldNotSent,
-                format!("{message}: {source} not sent: field `{field}` is already set"),
+                format!("{}: {source} not sent: field `{field}` is already set", message()),
             ));
         }
         let input = LeadInput::new(b.fields);
-        let len = Records::alone_len(head(self.action, &self.lookup_field).len(), &input);
+        let len = Records::alone_len(self.lead_head_len, &input);
         if len > MAX_BODY_BYTES {
             return Err(Error::TooLarge {
-                message,
+                message: message(),
                 reason: format!("the lead record makes a {len}-byte Sync Leads body; Marketo accepts at most {MAX_BODY_BYTES} bytes"),
             });
         }
