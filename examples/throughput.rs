@@ -7,8 +7,10 @@
 //! For each transform: messages per second, ns per message, floor ns per message (the work no
 //! implementation can skip on that input: `serde_json::from_slice::<IgnoredAny>` over the same
 //! bytes, one HMAC-SHA1 with a pre-keyed state for signed requests, one SHA-1 for the
-//! associateLead hash, one copy of as many bytes as the output has), their ratio, and heap
-//! allocations per message (counted by the global allocator below, with the output buffer reused).
+//! associateLead hash, one copy of as many bytes as the output has), their ratio, heap
+//! allocations per message (counted by the global allocator below, with the output buffer reused),
+//! and what `Message::from_slice` alone costs on the same inputs (`parse_ns_per_msg`, and its ratio
+//! to the floor): the share of the budget the parse every transform starts with takes.
 //! Also ns per trait of identify_soap at 10, 100 and 10,000 traits. Prints one JSON line.
 
 use std::alloc::System;
@@ -187,6 +189,8 @@ struct Measured {
     count: usize,
     ns: f64,
     floor_ns: f64,
+    /// `Message::from_slice` alone over the same inputs: the parse every transform starts with.
+    parse_ns: f64,
     allocs: f64,
 }
 
@@ -198,6 +202,8 @@ impl Measured {
             "ns_per_msg": (self.ns * 10.0).round() / 10.0,
             "floor_ns_per_msg": (self.floor_ns * 10.0).round() / 10.0,
             "ratio": (self.ns / self.floor_ns * 100.0).round() / 100.0,
+            "parse_ns_per_msg": (self.parse_ns * 10.0).round() / 10.0,
+            "parse_ratio": (self.parse_ns / self.floor_ns * 100.0).round() / 100.0,
             "allocs_per_msg": (self.allocs * 100.0).round() / 100.0,
         })
     }
@@ -257,6 +263,8 @@ fn main() {
     }
     let rounds = 9;
     let mut results = Vec::new();
+    let parse = |inputs: &[Vec<u8>]| time_per_message(inputs, rounds, |i| drop(black_box(Message::from_slice(i))));
+    let identify_parse_ns = parse(&identifies);
 
     // identify -> SOAP envelope, written into a reused buffer.
     let mut out = String::new();
@@ -291,6 +299,7 @@ fn main() {
         count: identifies.len(),
         ns,
         floor_ns,
+        parse_ns: identify_parse_ns,
         allocs,
     });
 
@@ -326,6 +335,7 @@ fn main() {
             count: inputs.len(),
             ns,
             floor_ns,
+            parse_ns: parse(inputs),
             allocs,
         });
     }
@@ -365,6 +375,7 @@ fn main() {
         count: identifies.len(),
         ns,
         floor_ns,
+        parse_ns: identify_parse_ns,
         allocs,
     });
 
@@ -403,6 +414,7 @@ fn main() {
         count: identifies.len(),
         ns,
         floor_ns,
+        parse_ns: identify_parse_ns,
         allocs,
     });
 

@@ -623,12 +623,16 @@ impl<'a> Parsed<'a> {
     }
 
     fn into_message(self) -> Result<Message<'a>, Error> {
-        let message = MessageRef::new(self.common.message_id.as_deref());
-        let Some(kind) = self.kind else {
-            return Err(Error::MissingField { message, field: "type" });
+        // Named only in an error: built when there is one.
+        let message = || MessageRef::new(self.common.message_id.as_deref());
+        let Some(kind) = &self.kind else {
+            return Err(Error::MissingField {
+                message: message(),
+                field: "type",
+            });
         };
-        let kind = MessageType::from_name(&kind).ok_or_else(|| Error::InvalidField {
-            message: message.clone(),
+        let kind = MessageType::from_name(kind).ok_or_else(|| Error::InvalidField {
+            message: message(),
             field: "type".into(),
             reason: format!("unknown message type {kind:?}"),
         })?;
@@ -639,7 +643,10 @@ impl<'a> Parsed<'a> {
             }),
             MessageType::Track => {
                 let Some(event) = self.event else {
-                    return Err(Error::MissingField { message, field: "event" });
+                    return Err(Error::MissingField {
+                        message: message(),
+                        field: "event",
+                    });
                 };
                 Message::Track(Track {
                     common: self.common,
