@@ -42,6 +42,18 @@ fn identify(c: &mut Criterion) {
             black_box(out.len())
         })
     });
+    let mut head = segment_marketo::soap::SignedHead::new();
+    g.bench_function("write_json_with_head", |b| {
+        b.iter(|| {
+            out.clear();
+            warnings.clear();
+            black_box(
+                dest.write_json_with_head(black_box(IDENTIFY.as_bytes()), now(), &mut head, &mut out, &mut warnings)
+                    .unwrap(),
+            );
+            black_box(out.len())
+        })
+    });
     g.bench_function("from_json_bytes", |b| {
         b.iter(|| {
             out.clear();

@@ -10,6 +10,9 @@ use quick_xml::events::Event;
 use segment_marketo::destination::{MarketoDestination, Written};
 use segment_marketo::event::Message;
 use segment_marketo::plan::Plan;
+use segment_marketo::settings::Secret;
+use segment_marketo::soap::SignedHead;
+use segment_marketo::time::Timestamp;
 
 /// Text with the characters that make escaping hard.
 fn nasty() -> impl Strategy<Value = String> {
@@ -110,6 +113,52 @@ fn write_json_is_plan_on_the_odd_cases() {
             Ok(other) => panic!("{json}: {other:?}"),
         }
     }
+}
+
+/// `write_json_with_head` writes what `write_json` writes, with one head carried across messages,
+/// seconds, UTC offsets and destinations: it must re-sign exactly when the second, the offset or
+/// the signer changes (a stale head shows as a different `requestTimestamp` or signature).
+#[test]
+fn a_reused_signed_head_writes_what_write_json_writes() {
+    let a = common::destination(|_| {});
+    let b = common::destination(|s| s.encryption_key = Some(Secret::new("another-key")));
+    let c = common::destination(|s| s.user_id = Some("another_user".into()));
+    let second = Timestamp::from_unix_ms(1_709_661_600_000).with_offset_minutes(-360);
+    let times = [
+        second,
+        second.plus_ms(999),
+        second.plus_ms(1000),
+        second.plus_ms(999),
+        second.plus_ms(-1),
+        second.with_offset_minutes(60),
+        second,
+    ];
+    let messages = [
+        r#"{"type":"identify","traits":{"email":"a@b.co","plan":"pro"}}"#,
+        r#"{"type":"identify","traits":{"x":1,"email":"c&d@e.co"},"userId":"u1"}"#,
+        r#"{"type":"identify","traits":{"email":5},"userId":"no-email"}"#,
+        r#"{"type":"track","event":"e","userId":"u1"}"#,
+    ];
+    let mut head = SignedHead::new();
+    let mut signatures = std::collections::HashSet::new();
+    for (i, now) in times.into_iter().enumerate() {
+        for dest in [&a, &a, &b, &c, &a] {
+            for json in messages {
+                let (mut reused, mut w1) = (String::new(), Vec::new());
+                let (mut plain, mut w2) = (String::new(), Vec::new());
+                let r1 = dest.write_json_with_head(json.as_bytes(), now, &mut head, &mut reused, &mut w1);
+                let r2 = dest.write_json(json.as_bytes(), now, &mut plain, &mut w2);
+                assert_eq!(r1.map_err(|e| e.to_string()), r2.map_err(|e| e.to_string()), "{i} {json}");
+                assert_eq!((&reused, &w1), (&plain, &w2), "{i} {json}");
+                if !plain.is_empty() {
+                    assert!(plain.starts_with(head.as_str()), "{i} {json}");
+                    signatures.insert(head.as_str().to_owned());
+                }
+            }
+        }
+    }
+    // Three signers, and four distinct (second, offset) pairs among the times.
+    assert_eq!(signatures.len(), 3 * 4);
 }
 
 proptest! {

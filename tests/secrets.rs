@@ -26,6 +26,8 @@ fn debug_of_every_type_holding_a_secret() {
     assert_clean("Signer", &format!("{:?}", Signer::new("u", &Secret::new(ENCRYPTION_KEY))));
     let dest = common::destination(|_| {});
     assert_clean("SoapDestination", &format!("{dest:?}"));
+    let head = dest.signed_head(common::vector_now());
+    assert_clean("SignedHead", &format!("{head:?} {}", head.as_str()));
     let mut outbox = Outbox::new(common::destination(|_| {}), Config::default());
     outbox
         .push(

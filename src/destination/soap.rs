@@ -11,7 +11,7 @@ use crate::plan::{Operation, Plan, SkipReason, Step, Warning, WarningKind};
 use crate::request::{Method, Request, RequestKind, Response};
 use crate::settings::Settings;
 use crate::soap::lead::{AttrValue, FieldName, Walk};
-use crate::soap::{self, LeadMapping, LeadRecord, Signer, envelope};
+use crate::soap::{self, LeadMapping, LeadRecord, SignedHead, Signer, envelope};
 use crate::time::Timestamp;
 
 /// Segment's classic server-side Marketo destination: identify -> SOAP `syncLead`, track and page
@@ -99,10 +99,61 @@ impl SoapDestination {
     /// page, parsed, as [`Written::Other`], for [`Beacons::write_track`] /
     /// [`Beacons::write_page`]. On error, and for anything but [`Written::SyncLead`], `out` is
     /// left as it was.
+    ///
+    /// Each envelope is signed anew; [`SoapDestination::write_json_with_head`] signs once per
+    /// second.
     pub fn write_json<'a>(
         &self,
         json: &'a [u8],
         now: Timestamp,
+        out: &mut String,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Written<'a>, Error> {
+        self.write_json_from(json, Head::Sign(now), out, warnings)
+    }
+
+    /// [`SoapDestination::write_json`] with the signed start of the envelope taken from `head`,
+    /// which carries it from call to call: `head` is re-signed only when `now` is in another
+    /// second than it was signed for (or it was signed by another destination's key or user id).
+    /// The envelope is byte for byte the one `write_json` writes.
+    ///
+    /// ```
+    /// # use segment_marketo::{destination::SoapDestination, settings::Settings, soap::SignedHead, time::Timestamp};
+    /// # let settings = Settings::from_json(r#"{"accountId":"561-HYG-937","userId":"u1","encryptionKey":"k","soapEndpoint":"https://561-HYG-937.mktoapi.com/soap/mktows/2_1"}"#)?;
+    /// let dest = SoapDestination::new(&settings)?;
+    /// let mut head = SignedHead::new(); // one per thread, kept across messages
+    /// let (mut body, mut warnings) = (String::new(), Vec::new());
+    /// let now = Timestamp::from_unix_ms(1_709_661_600_000);
+    /// for json in [r#"{"type":"identify","traits":{"email":"a@b.co"}}"#, r#"{"type":"identify","traits":{"email":"c@d.co"}}"#] {
+    ///     body.clear();
+    ///     dest.write_json_with_head(json.as_bytes(), now, &mut head, &mut body, &mut warnings)?;
+    ///     assert!(body.starts_with(head.as_str())); // one HMAC for both
+    /// }
+    /// # Ok::<(), segment_marketo::error::Error>(())
+    /// ```
+    pub fn write_json_with_head<'a>(
+        &self,
+        json: &'a [u8],
+        now: Timestamp,
+        head: &mut SignedHead,
+        out: &mut String,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Written<'a>, Error> {
+        head.refresh(&self.signer, now);
+        self.write_json_from(json, Head::Signed(head), out, warnings)
+    }
+
+    /// A [`SignedHead`] for this destination at `now`.
+    pub fn signed_head(&self, now: Timestamp) -> SignedHead {
+        let mut head = SignedHead::new();
+        head.refresh(&self.signer, now);
+        head
+    }
+
+    fn write_json_from<'a>(
+        &self,
+        json: &'a [u8],
+        head: Head<'_>,
         out: &mut String,
         warnings: &mut Vec<Warning>,
     ) -> Result<Written<'a>, Error> {
@@ -122,7 +173,7 @@ impl SoapDestination {
             out.truncate(start);
             (email, walk, removed, listed, slot, sent_email) = (None, Walk::default(), 0, false, None, None);
             if r.object()? {
-                removed += envelope::write_head_start(&self.signer, now, out);
+                removed += head.write(&self.signer, out);
                 let at = out.len();
                 slot = Some((at, at));
                 let mut first = true;
@@ -180,7 +231,7 @@ impl SoapDestination {
         };
         let (at, end) = slot.unwrap_or_else(|| {
             // No traits object: nothing was written yet.
-            removed += envelope::write_head_start(&self.signer, now, out);
+            removed += head.write(&self.signer, out);
             (out.len(), out.len())
         });
         if sent_email.as_deref() == Some(email) {
@@ -227,6 +278,28 @@ impl SoapDestination {
                 ("SOAPAction", soap::SYNC_LEAD_ACTION.to_owned()),
             ],
             body: Some(body),
+        }
+    }
+}
+
+/// Where the signed start of an envelope comes from.
+#[derive(Clone, Copy)]
+enum Head<'h> {
+    /// Signed for this envelope alone.
+    Sign(Timestamp),
+    /// Copied from a head signed for this second.
+    Signed(&'h SignedHead),
+}
+
+impl Head<'_> {
+    /// Writes the envelope up to `<leadRecord>`; returns how many characters were removed.
+    fn write(self, signer: &Signer, out: &mut String) -> usize {
+        match self {
+            Head::Sign(now) => envelope::write_head_start(signer, now, out),
+            Head::Signed(head) => {
+                out.push_str(head.as_str());
+                head.removed()
+            }
         }
     }
 }

@@ -57,6 +57,63 @@ pub(crate) fn write_head_start(signer: &Signer, now: Timestamp, out: &mut String
     removed
 }
 
+/// The start of every `syncLead` envelope signed in one second by one signer: everything up to
+/// `<leadRecord>`, the HMAC included.
+///
+/// Marketo's `requestTimestamp` has whole seconds, so all envelopes of a second share this text. A
+/// pipeline keeps one per thread and passes it to
+/// [`SoapDestination::write_json_with_head`](crate::destination::SoapDestination::write_json_with_head):
+/// one HMAC then serves every message of a second. It re-signs itself when the second changes or
+/// when another signer (another key or user id) uses it.
+#[derive(Clone, Default)]
+pub struct SignedHead {
+    /// (signer fingerprint, unix second, UTC offset in minutes) signed for; `None` when empty.
+    signed_for: Option<([u8; 8], i64, i16)>,
+    text: String,
+    /// Characters of the user id XML cannot carry, removed from `text`.
+    removed: usize,
+}
+
+impl std::fmt::Debug for SignedHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedHead")
+            .field("unix_second", &self.signed_for.map(|(_, second, _)| second))
+            .field("text", &self.text)
+            .finish()
+    }
+}
+
+impl SignedHead {
+    /// An empty head: the first [`SignedHead::refresh`] signs it.
+    pub fn new() -> SignedHead {
+        SignedHead::default()
+    }
+
+    /// Makes this the head for `signer` at `now`: re-signs (into the same buffer) unless it already
+    /// is, that is unless it was signed by a signer with the same key and user id in the same
+    /// second and UTC offset.
+    pub fn refresh(&mut self, signer: &Signer, now: Timestamp) {
+        let wanted = (signer.fingerprint(), now.unix_ms().div_euclid(1000), now.offset_minutes());
+        if self.signed_for == Some(wanted) {
+            return;
+        }
+        self.text.clear();
+        self.removed = write_head_start(signer, now, &mut self.text);
+        self.signed_for = Some(wanted);
+    }
+
+    /// The head's text, as [`write_sync_lead`] begins an envelope (empty before the first
+    /// [`SignedHead::refresh`]).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// How many characters XML cannot carry were removed from the user id in the head.
+    pub fn removed(&self) -> usize {
+        self.removed
+    }
+}
+
 /// Writes `<Email>…</Email>`, the first child of `leadRecord`.
 pub(crate) fn write_email(email: &str, out: &mut String) -> usize {
     out.push_str("<Email>");

@@ -10,7 +10,7 @@ pub mod lead;
 pub mod response;
 pub mod signature;
 
-pub use envelope::write_sync_lead;
+pub use envelope::{SignedHead, write_sync_lead};
 pub use lead::{Attribute, LeadMapping, LeadRecord};
 pub use response::{SyncLeadResult, SyncStatus, read_fault, read_sync_lead};
 pub use signature::{Signer, request_signature};

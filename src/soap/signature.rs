@@ -14,6 +14,9 @@ use crate::settings::Secret;
 pub struct Signer {
     user_id: String,
     keyed: Hmac<Sha1>,
+    /// Tells signers apart without showing the key: the first bytes of the HMAC of a fixed label
+    /// and the user id (a [`super::envelope::SignedHead`] is reused only with its own signer).
+    fingerprint: [u8; 8],
 }
 
 impl std::fmt::Debug for Signer {
@@ -31,10 +34,21 @@ impl Signer {
         // HMAC accepts keys of any length, so this cannot fail.
         let keyed = <Hmac<Sha1> as KeyInit>::new_from_slice(encryption_key.expose().as_bytes())
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = keyed.clone();
+        mac.update(b"segment-marketo signer fingerprint\0");
+        mac.update(user_id.as_bytes());
+        let mut fingerprint = [0u8; 8];
+        fingerprint.copy_from_slice(&mac.finalize().into_bytes()[..8]);
         Signer {
             user_id: user_id.to_owned(),
             keyed,
+            fingerprint,
         }
+    }
+
+    /// Equal for signers with the same key and user id, different otherwise (in all likelihood).
+    pub(crate) fn fingerprint(&self) -> [u8; 8] {
+        self.fingerprint
     }
 
     /// The SOAP user id (`mktowsUserId`).
