@@ -131,12 +131,12 @@ pub(crate) fn write_attribute(
     name: impl FnOnce(&mut String) -> usize,
     value: impl FnOnce(&mut String) -> usize,
 ) -> usize {
-    out.push_str(if *listed {
-        "<attribute><attrName>"
-    } else {
-        "<leadAttributeList><attribute><attrName>"
-    });
-    *listed = true;
+    if !*listed {
+        out.push_str("<leadAttributeList>");
+        *listed = true;
+    }
+    // Constant pieces: the compiler copies them inline.
+    out.push_str("<attribute><attrName>");
     let mut removed = name(out);
     out.push_str("</attrName><attrValue>");
     removed += value(out);
