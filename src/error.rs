@@ -22,7 +22,17 @@ impl MessageRef {
 
 impl std::fmt::Display for MessageRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
+        MessageLabel(self.0.as_deref()).fmt(f)
+    }
+}
+
+/// [`MessageRef`]'s text for a `messageId` that is borrowed, not copied (for warnings written
+/// straight into their text).
+pub(crate) struct MessageLabel<'a>(pub(crate) Option<&'a str>);
+
+impl std::fmt::Display for MessageLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
             Some(id) => write!(f, "message {id:?}"),
             None => f.write_str("message (no messageId)"),
         }

@@ -40,8 +40,10 @@
 //! [`RecordOutcome`] per record, in input order.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::Arc;
 
-use crate::error::Error;
+use crate::error::{Error, MessageLabel};
 use crate::event::{Identify, Value};
 use crate::plan::{Warning, WarningKind};
 use crate::request::{RequestKind, Response};
@@ -166,8 +168,9 @@ impl LeadInput {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeadBatch {
     action: SyncAction,
-    lookup_field: String,
-    head: String,
+    /// Shared between the batches of one [`RestApi`] (its template is cloned per batch).
+    lookup_field: Arc<str>,
+    head: Arc<str>,
     records: Records<LeadInput>,
 }
 
@@ -177,9 +180,9 @@ impl LeadBatch {
         let head = head(action, lookup_field);
         LeadBatch {
             action,
-            lookup_field: lookup_field.to_owned(),
+            lookup_field: lookup_field.into(),
             records: Records::new(head.len()),
-            head,
+            head: head.into(),
         }
     }
 
@@ -188,7 +191,7 @@ impl LeadBatch {
     /// this batch's lookup field. An empty batch refuses only a record that is too large on its
     /// own, which [`RestApi::lead_input`] never returns.
     pub fn push(&mut self, record: LeadInput) -> Result<(), LeadInput> {
-        if record.lookup().map(|(k, _)| k) != Some(self.lookup_field.as_str()) {
+        if record.lookup().map(|(k, _)| k) != Some(&*self.lookup_field) {
             return Err(record);
         }
         self.records.try_push(record)
@@ -247,7 +250,7 @@ impl LeadBatch {
     }
 }
 
-pub(super) fn head(action: SyncAction, lookup_field: &str) -> String {
+fn head(action: SyncAction, lookup_field: &str) -> String {
     let mut head = String::with_capacity(64 + lookup_field.len());
     head.push_str("{\"action\":");
     write_json_str(action.as_str(), &mut head);
@@ -304,13 +307,16 @@ fn date_part(text: &str) -> &str {
 }
 
 /// The record under construction, with what did not make it.
-struct Builder {
+struct Builder<'m> {
     fields: Vec<(Cow<'static, str>, FieldValue)>,
     /// (what, field already set).
     duplicates: Vec<(String, String)>,
-    /// Traits or parts not sent for want of a field, joined by ", " as the warning names them
-    /// (one growing string rather than a list: most traits of a typical identify land here).
+    /// The warning naming the traits or parts not sent for want of a field, written as they come:
+    /// the message, then the names joined by ", " (one string rather than a list: most traits of a
+    /// typical identify land here); the rest of the sentence is added at the end.
     not_sent: String,
+    /// The message's `messageId`, which the warning starts with.
+    message_id: Option<&'m str>,
     /// How many names `not_sent` holds.
     not_sent_count: usize,
 }
@@ -333,7 +339,7 @@ impl std::fmt::Display for Source<'_> {
     }
 }
 
-impl Builder {
+impl Builder<'_> {
     fn push(&mut self, source: Source<'_>, field: Cow<'static, str>, value: FieldValue) {
         if self.has(&field) {
             self.duplicates.push((source.to_string(), field.into_owned()));
@@ -381,8 +387,9 @@ impl Builder {
         if self.not_sent_count > 0 {
             self.not_sent.push_str(", ");
         } else {
-            // Room for a typical list at once: growing it step by step cost more than the rest.
-            self.not_sent.reserve(256);
+            // Room for a typical warning at once: growing it step by step cost more than the rest.
+            self.not_sent.reserve(384);
+            let _ = write!(self.not_sent, "{}: ", MessageLabel(self.message_id));
         }
         self.not_sent_count += 1;
         self.not_sent.push_str(name);
@@ -404,11 +411,12 @@ impl RestApi {
             fields: Vec::with_capacity(msg.traits.len() + 3),
             duplicates: Vec::new(),
             not_sent: String::new(),
+            message_id: msg.common.message_id.as_deref(),
             not_sent_count: 0,
         };
         let email = email_of(msg);
         let mut email_sent = false;
-        let push_email = |b: &mut Builder, email: &str| {
+        let push_email = |b: &mut Builder<'_>, email: &str| {
             let mut mapped = false;
             for m in self.traits.iter().filter(|(t, _)| t == "email") {
                 mapped = true;
@@ -483,16 +491,12 @@ impl RestApi {
         };
         let lookup = b.fields.remove(at);
         b.fields.insert(0, lookup);
-        if !b.not_sent.is_empty() {
-            warnings.push(Warning::new(
-                WarningKind::FieldNotSent,
-                format!(
-                    "{}: {} not sent: no standard Marketo field for {}, and no entry in the `traits` setting",
-                    message(),
-                    b.not_sent,
-                    if b.not_sent_count == 1 { "it" } else { "them" }
-                ),
-            ));
+        if b.not_sent_count > 0 {
+            let mut text = std::mem::take(&mut b.not_sent);
+            text.push_str(" not sent: no standard Marketo field for ");
+            text.push_str(if b.not_sent_count == 1 { "it" } else { "them" });
+            text.push_str(", and no entry in the `traits` setting");
+            warnings.push(Warning::new(WarningKind::FieldNotSent, text));
         }
         for (source, field) in &b.duplicates {
             warnings.push(Warning::new(
@@ -501,7 +505,7 @@ impl RestApi {
             ));
         }
         let input = LeadInput::new(b.fields);
-        let len = Records::alone_len(self.lead_head_len, &input);
+        let len = Records::alone_len(self.lead_batch.head.len(), &input);
         if len > MAX_BODY_BYTES {
             return Err(Error::TooLarge {
                 message: message(),
@@ -513,7 +517,7 @@ impl RestApi {
 
     /// An empty [`LeadBatch`] with this destination's action and lookup field.
     pub fn lead_batch(&self) -> LeadBatch {
-        LeadBatch::new(self.action, &self.lookup_field)
+        self.lead_batch.clone()
     }
 }
 

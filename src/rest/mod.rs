@@ -71,9 +71,9 @@ pub struct RestApi {
     client_secret: Secret,
     lookup_field: String,
     action: SyncAction,
-    /// The length of a Sync Leads body's head for `action` and `lookup_field` (the 1 MB check of
-    /// every record needs it; built once here rather than per record).
-    lead_head_len: usize,
+    /// An empty Sync Leads batch for `action` and `lookup_field`: its head is built once, here,
+    /// and shared by the batches cloned from it (and measured for every record's 1 MB check).
+    lead_batch: leads::LeadBatch,
     /// `traits` setting: (Segment trait, REST field), in order.
     traits: Vec<(String, String)>,
     send_user_id_and_anonymous_id: bool,
@@ -92,11 +92,10 @@ impl RestApi {
             client_secret: settings.client_secret.clone().unwrap_or_default(),
             lookup_field: settings.lookup_field.clone(),
             action: SyncAction::for_create_if_not_exist(settings.create_if_not_exist),
-            lead_head_len: leads::head(
+            lead_batch: leads::LeadBatch::new(
                 SyncAction::for_create_if_not_exist(settings.create_if_not_exist),
                 &settings.lookup_field,
-            )
-            .len(),
+            ),
             traits: settings
                 .traits
                 .iter()
