@@ -473,18 +473,31 @@ impl<'a> Reader<'a> {
 pub(crate) fn string_stop(bytes: &[u8], mut at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = bytes.get(at..at + 8) {
+    let found = |chunk: &[u8]| {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let x = u64::from_le_bytes(word);
         let quote = x ^ (ONES * u64::from(b'"'));
         let backslash = x ^ (ONES * u64::from(b'\\'));
-        let found =
-            ((quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash) | (x.wrapping_sub(ONES * 0x20) & !x)) & HIGH;
-        if found != 0 {
-            return at + (found.trailing_zeros() / 8) as usize;
+        ((quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash) | (x.wrapping_sub(ONES * 0x20) & !x)) & HIGH
+    };
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let hit = found(chunk);
+        if hit != 0 {
+            return at + (hit.trailing_zeros() / 8) as usize;
         }
         at += 8;
+    }
+    if at < bytes.len() && bytes.len() >= 8 {
+        // The last few bytes in one word, the last eight, with the flags of bytes before `at`
+        // masked off. Flags above a masked one can be false (a borrow), never missing, so the
+        // first flag left is checked byte-wise below.
+        let from = bytes.len() - 8;
+        let hit = found(&bytes[from..]) & (u64::MAX << (8 * (at - from)));
+        if hit == 0 {
+            return bytes.len();
+        }
+        at = from + (hit.trailing_zeros() / 8) as usize;
     }
     while let Some(&b) = bytes.get(at) {
         if b == b'"' || b == b'\\' || b < 0x20 {
@@ -631,6 +644,19 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The word-wise scan against a byte-wise one, from any start, on short texts dense with
+        /// stop bytes: the last word is read overlapping bytes already passed, whose flags (and the
+        /// false flags a borrow from them can raise) must not stop the scan early.
+        #[test]
+        fn string_stop_is_the_first_stop_byte(
+            bytes in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b'\\'), Just(0x01u8), Just(0x1Fu8), Just(0x20u8), Just(0x21u8), Just(b'a'), Just(0xC3u8), any::<u8>()], 0..40),
+            at in 0usize..40,
+        ) {
+            let at = at.min(bytes.len());
+            let slow = (at..bytes.len()).find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1F)).unwrap_or(bytes.len());
+            prop_assert_eq!(string_stop(&bytes, at), slow);
+        }
 
         #[test]
         fn accepts_exactly_what_serde_json_accepts(text in jsonish()) {

@@ -10,7 +10,9 @@
 //! parsed message (envelope, warnings, error text; `Written::Skipped` exactly when `plan` skips
 //! an identify, and for any message `plan` skips before the per-type work: `integrations`, or a
 //! `group` / `alias` / `screen`; `Written::Other` with the parsed message for a track or page for
-//! Marketo) and leaves its output buffer as it was unless it wrote an envelope.
+//! Marketo) and leaves its output buffer as it was unless it wrote an envelope;
+//! `write_json_with_head` (a fresh head, then the same head reused) answers and writes exactly
+//! what `write_json` does.
 #![no_main]
 
 #[path = "../common/mod.rs"]
@@ -26,6 +28,7 @@ use segment_marketo::munchkin::client::Client;
 use segment_marketo::plan::{Operation, Plan};
 use segment_marketo::rest::ActivityBatch;
 use segment_marketo::settings::Settings;
+use segment_marketo::soap::SignedHead;
 
 struct Fixtures {
     soap: Vec<SoapDestination>,
@@ -96,6 +99,14 @@ fn check_write_json(soap: &SoapDestination, data: &[u8], parsed: &Result<Message
     }
     if common::skipped("json-eq") {
         return;
+    }
+    // The same with a signed head carried across calls: signed by the first, reused by the second.
+    let mut head = SignedHead::new();
+    for _ in 0..2 {
+        let (mut again, mut again_warnings) = (String::from(PREFIX), Vec::new());
+        let with_head = soap.write_json_with_head(data, now, &mut head, &mut again, &mut again_warnings);
+        assert_eq!(format!("{with_head:?}"), format!("{written:?}"), "write_json_with_head answers differently");
+        assert_eq!((&again, &again_warnings), (&out, &warnings), "write_json_with_head writes differently");
     }
     let msg = match (parsed, &written) {
         (Ok(msg), _) => msg,
