@@ -309,6 +309,14 @@ impl<D: MarketoDestination> std::fmt::Debug for Outbox<D> {
 }
 
 impl<D: MarketoDestination> Outbox<D> {
+    /// One more attempt of `job`, counted as a retry when it is not its first.
+    fn count_attempt(&mut self, job: &mut Job) {
+        job.attempts += 1;
+        if job.attempts > 1 {
+            self.stats.retries += 1;
+        }
+    }
+
     /// An outbox planning through `destination`.
     pub fn new(destination: D, config: Config) -> Outbox<D> {
         let rest = rest::RestState::new(destination.rest());
@@ -591,10 +599,7 @@ impl<D: MarketoDestination> Outbox<D> {
             match self.destination.render(&job.operation, now) {
                 Ok(request) => {
                     let mut job = job;
-                    job.attempts += 1;
-                    if job.attempts > 1 {
-                        self.stats.retries += 1;
-                    }
+                    self.count_attempt(&mut job);
                     return Some(self.start(
                         Flight::One {
                             work,

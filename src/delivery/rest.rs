@@ -279,10 +279,7 @@ impl<D: MarketoDestination> Outbox<D> {
                         s.in_flight = true;
                         s.scheduled = false;
                     }
-                    job.attempts += 1;
-                    if job.attempts > 1 {
-                        self.stats.retries += 1;
-                    }
+                    self.count_attempt(&mut job);
                     keys.push(key);
                     jobs.push(job);
                     if batch.len() >= crate::rest::MAX_BATCH_RECORDS {
@@ -416,10 +413,7 @@ impl<D: MarketoDestination> Outbox<D> {
             };
             match batch.push(input) {
                 Ok(()) => {
-                    job.attempts += 1;
-                    if job.attempts > 1 {
-                        self.stats.retries += 1;
-                    }
+                    self.count_attempt(&mut job);
                     jobs.push(job);
                     if batch.len() >= crate::rest::MAX_BATCH_RECORDS {
                         break;
