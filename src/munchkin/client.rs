@@ -592,11 +592,18 @@ impl<'m> Facade<'m> {
         }
     }
 
-    /// [`obj_case`] over the traits, skipping keys whose first byte cannot match.
+    /// [`obj_case`] over the traits, skipping keys whose first byte cannot match. The filter is
+    /// exact for a path that starts with a letter or digit (all the paths used here); any other
+    /// path (empty, or starting with `.`, which a key with an empty normal form could answer)
+    /// walks every key.
     fn obj_case(&self, path: &str) -> Option<Value<'m>> {
-        let first = *path.as_bytes().first()?;
-        let candidates = self.traits.entries.iter().zip(&self.firsts).filter(|(_, f)| **f == first);
-        obj_case_in(candidates.map(|(entry, _)| entry), path)
+        match path.as_bytes().first() {
+            Some(&first) if first.is_ascii_alphanumeric() => {
+                let candidates = self.traits.entries.iter().zip(&self.firsts).filter(|(_, f)| **f == first);
+                obj_case_in(candidates.map(|(entry, _)| entry), path)
+            }
+            _ => obj_case(&self.traits, path),
+        }
     }
 
     /// `email()`: a truthy `traits.email`, else an email-like `userId`.
@@ -1144,6 +1151,14 @@ mod tests {
         assert_eq!(facade.phone(), Some(Value::String("5".into())));
         assert_eq!(facade.proxy("zeta"), Some(Value::Number("1".into())));
         assert_eq!(facade.proxy("eta"), None);
+        // Paths the filter cannot serve walk every key, as obj-case does.
+        let json = r#"{"type":"identify","traits":{"_":{"x":1},"é":2}}"#;
+        let msg = Message::from_json(json).unwrap();
+        let Message::Identify(m) = &msg else { panic!() };
+        let facade = Facade::new(m);
+        assert_eq!(facade.obj_case(".x"), obj_case(&facade.traits, ".x"));
+        assert_eq!(facade.obj_case(".x"), Some(Value::Number("1".into())));
+        assert_eq!(facade.obj_case(""), obj_case(&facade.traits, ""));
     }
 
     #[test]

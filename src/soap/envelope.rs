@@ -252,8 +252,11 @@ fn escape_from(text: &str, first: usize, out: &mut String) -> usize {
 /// [`SPECIAL`]: tab and LF are found too), or the end. Eight bytes at a time: `x | 0x04` turns
 /// `"` into `&` and `x | 0x02` turns `<` into `>` (and nothing else into either), a byte of
 /// `v ^ splat(c)` is zero where `v` has `c`, `(v - 0x01…) & !v & 0x80…` flags zero bytes and
-/// `(x - 0x20…) & !x & 0x80…` bytes below 0x20, both exactly at the lowest flagged byte, which
-/// is all that is used.
+/// `(x - 0x20…) & !x & 0x80…` bytes below 0x20. Flags are never missing, and exact at the lowest
+/// flagged byte of a word; above a true one a borrow can raise a false one. The last word of a
+/// text overlaps bytes already handled and masks their flags, so what it returns can be such a
+/// false flag: callers check the byte again (`escape_from` passes over a byte `SPECIAL` does not
+/// name, and slices text only at `SPECIAL` bytes, which are ASCII or the lead byte 0xEF).
 #[inline]
 fn next_special(bytes: &[u8], mut at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
