@@ -466,46 +466,15 @@ impl<'a> Reader<'a> {
 }
 
 /// The first byte at or after `at` that ends a run of plain string bytes: `"`, `\` or a control
-/// character (or the end). Eight bytes at a time: a byte of `x ^ splat(c)` is zero where `x` has
-/// `c`, and `(v - 0x01…) & !v & 0x80…` flags zero bytes (exactly for the lowest one, which is
-/// all that is used); `(x - 0x20…) & !x & 0x80…` flags bytes below 0x20 the same way.
+/// character (or the end). Eight bytes at a time (see [`crate::scan`]): quotes and backslashes are
+/// the zero bytes of `x ^ splat(c)`, control characters the bytes below 0x20.
 #[inline]
-pub(crate) fn string_stop(bytes: &[u8], mut at: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let found = |chunk: &[u8]| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let quote = x ^ (ONES * u64::from(b'"'));
-        let backslash = x ^ (ONES * u64::from(b'\\'));
-        ((quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash) | (x.wrapping_sub(ONES * 0x20) & !x)) & HIGH
+pub(crate) fn string_stop(bytes: &[u8], at: usize) -> usize {
+    use crate::scan::{HIGH, ONES, zero_bytes};
+    let flags = |x: u64| {
+        zero_bytes(x ^ (ONES * u64::from(b'"'))) | zero_bytes(x ^ (ONES * u64::from(b'\\'))) | (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
     };
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let hit = found(chunk);
-        if hit != 0 {
-            return at + (hit.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    if at < bytes.len() && bytes.len() >= 8 {
-        // The last few bytes in one word, the last eight, with the flags of bytes before `at`
-        // masked off. Flags above a masked one can be false (a borrow), never missing, so the
-        // first flag left is checked byte-wise below.
-        let from = bytes.len() - 8;
-        let hit = found(&bytes[from..]) & (u64::MAX << (8 * (at - from)));
-        if hit == 0 {
-            return bytes.len();
-        }
-        at = from + (hit.trailing_zeros() / 8) as usize;
-    }
-    while let Some(&b) = bytes.get(at) {
-        if b == b'"' || b == b'\\' || b < 0x20 {
-            return at;
-        }
-        at += 1;
-    }
-    at
+    crate::scan::first_match(bytes, at, flags, |b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
 #[cfg(test)]

@@ -63,6 +63,7 @@ pub mod munchkin;
 pub mod plan;
 pub mod request;
 pub mod rest;
+mod scan;
 pub mod settings;
 pub mod soap;
 pub mod time;

@@ -248,58 +248,21 @@ fn escape_from(text: &str, first: usize, out: &mut String) -> usize {
     removed
 }
 
-/// The first byte at or after `at` that [`escape_text`] may have to change (a superset of
-/// [`SPECIAL`]: tab and LF are found too), or the end. Eight bytes at a time: `x | 0x04` turns
-/// `"` into `&` and `x | 0x02` turns `<` into `>` (and nothing else into either), a byte of
-/// `v ^ splat(c)` is zero where `v` has `c`, `(v - 0x01…) & !v & 0x80…` flags zero bytes and
-/// `(x - 0x20…) & !x & 0x80…` bytes below 0x20. Flags are never missing, and exact at the lowest
-/// flagged byte of a word; above a true one a borrow can raise a false one. The last word of a
-/// text overlaps bytes already handled and masks their flags, so what it returns can be such a
-/// false flag: callers check the byte again (`escape_from` passes over a byte `SPECIAL` does not
-/// name, and slices text only at `SPECIAL` bytes, which are ASCII or the lead byte 0xEF).
+/// The first byte at or after `at` that [`escape_text`] may have to change, or the end: a byte of
+/// [`SPECIAL`], or tab or LF (kept, but found by the same word test). Eight bytes at a time (see
+/// [`crate::scan`]): `x | 0x04` turns `"` into `&` and `x | 0x02` turns `<` into `>` (and nothing
+/// else into either), so four characters are two zero-byte tests; `0xEF` (which starts U+FFFE and
+/// U+FFFF) is a third; control characters are the bytes below 0x20.
 #[inline]
-fn next_special(bytes: &[u8], mut at: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
-    let found = |x: u64| {
-        (zero((x | (ONES * 0x04)) ^ (ONES * 0x26))
-            | zero((x | (ONES * 0x02)) ^ (ONES * 0x3E))
-            | zero(x ^ (ONES * 0xEF))
-            | (x.wrapping_sub(ONES * 0x20) & !x))
-            & HIGH
+fn next_special(bytes: &[u8], at: usize) -> usize {
+    use crate::scan::{HIGH, ONES, zero_bytes};
+    let flags = |x: u64| {
+        zero_bytes((x | (ONES * 0x04)) ^ (ONES * 0x26))
+            | zero_bytes((x | (ONES * 0x02)) ^ (ONES * 0x3E))
+            | zero_bytes(x ^ (ONES * 0xEF))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
     };
-    let word_at = |chunk: &[u8]| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        found(u64::from_le_bytes(word))
-    };
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let hit = word_at(chunk);
-        if hit != 0 {
-            return at + (hit.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    if at < bytes.len() && bytes.len() >= 8 {
-        // The last few bytes in one word, the text's last eight, with the flags of bytes before
-        // `at` masked off (flags can be too many, never too few, and a false one only sends the
-        // caller to its byte-wise check).
-        let from = bytes.len() - 8;
-        let hit = word_at(&bytes[from..]) & (u64::MAX << (8 * (at - from)));
-        return if hit != 0 {
-            from + (hit.trailing_zeros() / 8) as usize
-        } else {
-            bytes.len()
-        };
-    }
-    while let Some(&b) = bytes.get(at) {
-        if SPECIAL[usize::from(b)] {
-            return at;
-        }
-        at += 1;
-    }
-    at
+    crate::scan::first_match(bytes, at, flags, |b| b < 0x20 || SPECIAL[usize::from(b)])
 }
 
 #[cfg(test)]
