@@ -470,10 +470,8 @@ impl<'a> Reader<'a> {
 /// the zero bytes of `x ^ splat(c)`, control characters the bytes below 0x20.
 #[inline]
 pub(crate) fn string_stop(bytes: &[u8], at: usize) -> usize {
-    use crate::scan::{HIGH, ONES, zero_bytes};
-    let flags = |x: u64| {
-        zero_bytes(x ^ (ONES * u64::from(b'"'))) | zero_bytes(x ^ (ONES * u64::from(b'\\'))) | (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
-    };
+    use crate::scan::{ONES, control_bytes, zero_bytes};
+    let flags = |x: u64| zero_bytes(x ^ (ONES * u64::from(b'"'))) | zero_bytes(x ^ (ONES * u64::from(b'\\'))) | control_bytes(x);
     crate::scan::first_match(bytes, at, flags, |b| b == b'"' || b == b'\\' || b < 0x20)
 }
 

@@ -3,7 +3,7 @@
 //!
 //! A scan passes over bytes eight at a time with a `flags` function that sets the high bit of each
 //! byte it marks. The tricks the callers build on: a byte of `x ^ splat(c)` is zero where `x` has
-//! `c`, and [`zero_bytes`] flags zero bytes; `(x - splat(0x20)) & !x` flags bytes below 0x20.
+//! `c`, and [`zero_bytes`] flags zero bytes; [`control_bytes`] flags bytes below 0x20.
 //! Both never miss a byte and are exact at the lowest flag of a word; above a true flag a borrow
 //! can raise a false one.
 
@@ -16,6 +16,12 @@ pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
 #[inline]
 pub(crate) fn zero_bytes(v: u64) -> u64 {
     v.wrapping_sub(ONES) & !v & HIGH
+}
+
+/// The high bit of every byte of `x` below 0x20, a control character (exact at the lowest one).
+#[inline]
+pub(crate) fn control_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES * 0x20) & !x & HIGH
 }
 
 /// The first byte at or after `at` that `matches`, or the end. Eight bytes at a time with `flags`

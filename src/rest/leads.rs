@@ -217,6 +217,11 @@ impl LeadBatch {
         self.records.records().is_empty()
     }
 
+    /// The lookup field every record's first field must be.
+    pub fn lookup_field(&self) -> &str {
+        &self.lookup_field
+    }
+
     /// The action.
     pub fn action(&self) -> SyncAction {
         self.action
@@ -478,13 +483,13 @@ impl RestApi {
                 }
             }
         }
-        let Some(at) = b.fields.iter().position(|(k, _)| *k == self.lookup_field) else {
-            return Err(if self.lookup_field == "email" {
+        let Some(at) = b.fields.iter().position(|(k, _)| *k == self.lookup_field()) else {
+            return Err(if self.lookup_field() == "email" {
                 Error::MissingEmail { message: message() }
             } else {
                 Error::InvalidField {
                     message: message(),
-                    field: self.lookup_field.clone(),
+                    field: self.lookup_field().to_owned(),
                     reason: "the lookup field has no value: no trait maps to it (see the `traits` setting)".into(),
                 }
             });

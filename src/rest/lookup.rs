@@ -148,6 +148,6 @@ fn text(v: &Value) -> Option<String> {
 impl RestApi {
     /// A [`LeadLookup`] by this destination's `lookupField`.
     pub fn lookup(&self, values: Vec<String>) -> Result<LeadLookup, Error> {
-        LeadLookup::new(self.lookup_field.clone(), values)
+        LeadLookup::new(self.lookup_field().to_owned(), values)
     }
 }

@@ -69,10 +69,9 @@ pub struct RestApi {
     identity_base: String,
     client_id: String,
     client_secret: Secret,
-    lookup_field: String,
-    action: SyncAction,
-    /// An empty Sync Leads batch for `action` and `lookup_field`: its head is built once, here,
-    /// and shared by the batches cloned from it (and measured for every record's 1 MB check).
+    /// An empty Sync Leads batch for the lookup field and action: its head is built once, here,
+    /// and shared by the batches cloned from it (and measured for every record's 1 MB check). It
+    /// also holds the lookup field and action the accessors give.
     lead_batch: leads::LeadBatch,
     /// `traits` setting: (Segment trait, REST field), in order.
     traits: Vec<(String, String)>,
@@ -90,8 +89,6 @@ impl RestApi {
             identity_base: settings.identity_base(),
             client_id: settings.client_id.clone().unwrap_or_default(),
             client_secret: settings.client_secret.clone().unwrap_or_default(),
-            lookup_field: settings.lookup_field.clone(),
-            action: SyncAction::for_create_if_not_exist(settings.create_if_not_exist),
             lead_batch: leads::LeadBatch::new(
                 SyncAction::for_create_if_not_exist(settings.create_if_not_exist),
                 &settings.lookup_field,
@@ -114,12 +111,12 @@ impl RestApi {
 
     /// The `lookupField`.
     pub fn lookup_field(&self) -> &str {
-        &self.lookup_field
+        self.lead_batch.lookup_field()
     }
 
     /// The Sync Leads action (from `createIfNotExist`).
     pub fn action(&self) -> SyncAction {
-        self.action
+        self.lead_batch.action()
     }
 
     /// `trackAnonymousActivity`: whether events without `userId` are sent.

@@ -255,12 +255,12 @@ fn escape_from(text: &str, first: usize, out: &mut String) -> usize {
 /// U+FFFF) is a third; control characters are the bytes below 0x20.
 #[inline]
 fn next_special(bytes: &[u8], at: usize) -> usize {
-    use crate::scan::{HIGH, ONES, zero_bytes};
+    use crate::scan::{ONES, control_bytes, zero_bytes};
     let flags = |x: u64| {
         zero_bytes((x | (ONES * 0x04)) ^ (ONES * 0x26))
             | zero_bytes((x | (ONES * 0x02)) ^ (ONES * 0x3E))
             | zero_bytes(x ^ (ONES * 0xEF))
-            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
+            | control_bytes(x)
     };
     crate::scan::first_match(bytes, at, flags, |b| b < 0x20 || SPECIAL[usize::from(b)])
 }
