@@ -336,19 +336,14 @@ impl Beacons {
     }
 
     /// Plans the beacon of `view` for the message's visitor.
-    pub fn plan(&self, common: &Common<'_>, view: &PageView<'_>, now: Timestamp, mut warnings: Vec<Warning>) -> Result<Plan, Error> {
-        let mut url = String::with_capacity(256);
-        let beacon = self.write(common, view, now, &mut url, &mut warnings)?;
-        Ok(beacon.plan(url, warnings))
+    pub fn plan(&self, common: &Common<'_>, view: &PageView<'_>, now: Timestamp, warnings: Vec<Warning>) -> Result<Plan, Error> {
+        plan_from(warnings, |url, warnings| self.write(common, view, now, url, warnings))
     }
 
     /// The beacon of a track: path `/event/<slug>`, query the properties as the browser sends them,
     /// host, protocol and referrer from `context.page`.
     pub fn track(&self, msg: &Track<'_>, now: Timestamp) -> Result<Plan, Error> {
-        let mut url = String::with_capacity(256);
-        let mut warnings = Vec::new();
-        let beacon = self.write_track(msg, now, &mut url, &mut warnings)?;
-        Ok(beacon.plan(url, warnings))
+        plan_from(Vec::new(), |url, warnings| self.write_track(msg, now, url, warnings))
     }
 
     /// The hot path of [`Beacons::track`]: writes the beacon URL into `out` (appends; on error
@@ -380,10 +375,7 @@ impl Beacons {
     /// The beacon of a page: path, query, fragment and referrer from `properties.url` and
     /// `properties.referrer`, else `context.page`. No URL anywhere is [`Error::MissingUrl`].
     pub fn page(&self, msg: &Page<'_>, now: Timestamp) -> Result<Plan, Error> {
-        let mut url = String::with_capacity(256);
-        let mut warnings = Vec::new();
-        let beacon = self.write_page(msg, now, &mut url, &mut warnings)?;
-        Ok(beacon.plan(url, warnings))
+        plan_from(Vec::new(), |url, warnings| self.write_page(msg, now, url, warnings))
     }
 
     /// The hot path of [`Beacons::page`]: writes the beacon URL into `out` (appends; on error
@@ -429,6 +421,17 @@ impl Beacons {
         };
         self.write(&msg.common, &view, now, out, warnings)
     }
+}
+
+/// The plan of a beacon from one of the writers: the URL written into a new buffer, then the
+/// request and the operation (the writers are the hot path; the plans are built on them).
+fn plan_from<'a>(
+    mut warnings: Vec<Warning>,
+    write: impl FnOnce(&mut String, &mut Vec<Warning>) -> Result<Beacon<'a>, Error>,
+) -> Result<Plan, Error> {
+    let mut url = String::with_capacity(256);
+    let beacon = write(&mut url, &mut warnings)?;
+    Ok(beacon.plan(url, warnings))
 }
 
 /// What goes with a beacon URL written by [`Beacons::write_track`] or [`Beacons::write_page`].
