@@ -1,4 +1,5 @@
-//! What a destination answers for one message: a [`Plan`] of requests with warnings, or a skip.
+//! What a destination answers for one message: a [`Plan`] of requests with warnings, or a skip
+//! ([`OperationPlan`]: the same without the requests).
 
 use serde::Serialize;
 
@@ -138,4 +139,36 @@ pub enum Plan {
     },
     /// Send nothing, for this reason.
     Skip(SkipReason),
+}
+
+/// A [`Plan`] without its requests: the operations to carry out for one message, in order, with
+/// the same warnings, or the same skip. For a sender that renders each operation only when it
+/// sends it (the delivery outbox signs at send time and batches REST records), so that the
+/// requests a plan holds are not written for nothing
+/// (see [`crate::destination::MarketoDestination::plan_operations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OperationPlan {
+    /// Carry out these operations, in order.
+    Send {
+        /// The operations.
+        operations: Vec<Operation>,
+        /// Things the caller should know.
+        warnings: Vec<Warning>,
+    },
+    /// Send nothing, for this reason.
+    Skip(SkipReason),
+}
+
+impl From<Plan> for OperationPlan {
+    /// The plan's operations; its requests are dropped.
+    fn from(plan: Plan) -> OperationPlan {
+        match plan {
+            Plan::Send { steps, warnings } => OperationPlan::Send {
+                operations: steps.into_iter().map(|s| s.operation).collect(),
+                warnings,
+            },
+            Plan::Skip(reason) => OperationPlan::Skip(reason),
+        }
+    }
 }

@@ -32,7 +32,7 @@ use segment_marketo::cookie::Cookie;
 use segment_marketo::destination::{MarketoDestination, SoapDestination, Written};
 use segment_marketo::event::Message;
 use segment_marketo::munchkin::client::{Client, MunchkinCall};
-use segment_marketo::plan::{Operation, Plan, SkipReason, WarningKind};
+use segment_marketo::plan::{Operation, OperationPlan, Plan, SkipReason, WarningKind};
 use segment_marketo::request::{Method, Request, RequestKind};
 use segment_marketo::settings::Settings;
 use segment_marketo::time::Timestamp;
@@ -1073,6 +1073,40 @@ proptest! {
         now in now_strategy(),
     ) {
         check_identify(&msg, &sets, now)?;
+    }
+
+    /// `plan_operations` is `plan` without its requests, for both destinations (REST overrides it
+    /// to write no request; SOAP keeps the default): the same operations, warnings, skips, errors.
+    #[test]
+    fn plan_operations_are_the_plans_operations(
+        mut msg in strategies::message(60, strategies::ALL_KINDS),
+        mapped in any::<bool>(),
+        anonymous in any::<bool>(),
+        now in now_strategy(),
+    ) {
+        if mapped {
+            msg.event = Some("Signed Up".into());
+        }
+        let json = msg.json();
+        let Ok(m) = Message::from_json(&json) else { return Ok(()) };
+        let rest = format!(
+            r#"{{"api":"rest","accountId":"561-HYG-937","clientId":"c","clientSecret":"s","trackAnonymousActivity":{anonymous},
+                "traits":[{{"segmentTrait":"plan","marketoFieldName":"Plan__c"}}],
+                "events":[{{"event":"Signed Up","marketoActivityId":100001,"primaryAttribute":"plan",
+                            "properties":[{{"segmentProperty":"plan","marketoAttribute":"Plan"}}]}}]}}"#
+        );
+        let destinations = [
+            segment_marketo::destination::from_settings(&Settings::from_json(&rest).unwrap()).unwrap(),
+            Box::new(common::destination(|_| {})),
+        ];
+        for dest in &destinations {
+            let planned = dest.plan(&m, now).map(OperationPlan::from);
+            match (dest.plan_operations(&m, now), planned) {
+                (Ok(operations), Ok(planned)) => prop_assert_eq!(operations, planned),
+                (Err(a), Err(b)) => prop_assert_eq!((a.kind(), a.to_string()), (b.kind(), b.to_string())),
+                (a, b) => prop_assert!(false, "plan_operations {:?}, plan {:?}", a, b),
+            }
+        }
     }
 
     /// Track and page: the beacon decodes back to what was meant and fits 8 KB.

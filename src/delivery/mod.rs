@@ -53,7 +53,7 @@ use crate::cookie::Cookie;
 use crate::destination::{Answer, MarketoDestination};
 use crate::error::{Error, ErrorKind, MessageRef, Retry};
 use crate::event::Message;
-use crate::plan::{Operation, Plan, SkipReason, Warning};
+use crate::plan::{Operation, OperationPlan, SkipReason, Warning};
 use crate::request::{Request, Response};
 use crate::soap::SyncStatus;
 use crate::soap::lead::email_of;
@@ -374,7 +374,9 @@ impl<D: MarketoDestination> Outbox<D> {
         self.stats.pushed += 1;
         self.stats.unresolved += 1;
         let message_id = message.common().message_id.as_deref().map(str::to_owned);
-        let plan = self.destination.plan(message, now);
+        // The outbox renders each operation when it sends it (signed then, or batched), so the
+        // requests of a plan are not written here.
+        let plan = self.destination.plan_operations(message, now);
         let mut entry = Entry {
             ticket,
             message_id,
@@ -393,12 +395,12 @@ impl<D: MarketoDestination> Outbox<D> {
                     0,
                 );
             }
-            Ok(Plan::Skip(reason)) => self.finish_entry(entry, Delivery::Skipped(reason), 0),
-            Ok(Plan::Send { steps, warnings }) => {
+            Ok(OperationPlan::Skip(reason)) => self.finish_entry(entry, Delivery::Skipped(reason), 0),
+            Ok(OperationPlan::Send { operations, warnings }) => {
                 entry.warnings = warnings;
-                // Token steps are for display: the outbox manages tokens itself.
-                let mut steps: Vec<_> = steps.into_iter().filter(|s| !matches!(s.operation, Operation::Token)).collect();
-                let Some(step) = steps.pop().filter(|_| steps.is_empty()) else {
+                // Token operations are for display: the outbox manages tokens itself.
+                let mut operations: Vec<_> = operations.into_iter().filter(|o| !matches!(o, Operation::Token)).collect();
+                let Some(operation) = operations.pop().filter(|_| operations.is_empty()) else {
                     let reason =
                         "the destination planned a number of requests other than one, which this outbox does not support".to_owned();
                     self.finish_entry(
@@ -412,7 +414,7 @@ impl<D: MarketoDestination> Outbox<D> {
                     );
                     return Ok(ticket);
                 };
-                let job = Job::new(step.operation, entry, now);
+                let job = Job::new(operation, entry, now);
                 self.enqueue(job, now);
             }
         }

@@ -47,11 +47,15 @@ pub(super) struct RestState {
 
 /// The cache key of a lead field value. Emails compare without ASCII case, as Marketo does.
 fn cache_key(field: &str, value: &str) -> String {
+    let mut key = String::with_capacity(field.len() + 1 + value.len());
+    key.push_str(field);
+    key.push('\0');
+    let at = key.len();
+    key.push_str(value);
     if field.eq_ignore_ascii_case("email") {
-        format!("{field}\0{}", value.to_ascii_lowercase())
-    } else {
-        format!("{field}\0{value}")
+        key[at..].make_ascii_lowercase();
     }
+    key
 }
 
 /// The cache keys a sync record fills: its lookup field, `userId` and `anonymousId`.
@@ -97,11 +101,21 @@ impl RestState {
 
     /// Counts a record in (`+1`) or out (`-1`) of being synced.
     pub(super) fn syncing(&mut self, input: &LeadInput, delta: i32) {
+        use std::collections::hash_map::Entry;
         for key in record_keys(input) {
-            let n = self.syncing.entry(key.clone()).or_default();
-            *n = n.saturating_add_signed(delta);
-            if *n == 0 {
-                self.syncing.remove(&key);
+            match self.syncing.entry(key) {
+                Entry::Occupied(mut count) => {
+                    let n = count.get_mut();
+                    *n = n.saturating_add_signed(delta);
+                    if *n == 0 {
+                        count.remove();
+                    }
+                }
+                Entry::Vacant(slot) => {
+                    if let Ok(n @ 1..) = u32::try_from(delta) {
+                        slot.insert(n);
+                    }
+                }
             }
         }
     }
@@ -171,6 +185,9 @@ impl<D: MarketoDestination> Outbox<D> {
     /// After a sync ends, the activities waiting on its keys go on: with the id now cached, or
     /// behind a lookup.
     pub(super) fn wake_waiting_activities(&mut self, input: &LeadInput, now: Timestamp) {
+        if self.rest.waiting.is_empty() {
+            return; // the common case: no activity waits on any lead
+        }
         for key in record_keys(input) {
             if !self.rest.waiting.contains_key(&key) || self.rest.syncing.contains_key(&key) {
                 continue;

@@ -8,7 +8,7 @@
 
 use crate::error::Error;
 use crate::event::{Identify, Message, Page, Track};
-use crate::plan::{Operation, Plan, SkipReason};
+use crate::plan::{Operation, OperationPlan, Plan, SkipReason};
 use crate::request::{Request, Response};
 use crate::rest::RestApi;
 use crate::soap::SyncLeadResult;
@@ -77,6 +77,14 @@ pub trait MarketoDestination {
         }
     }
 
+    /// [`MarketoDestination::plan`] without its requests: the same operations, warnings, skip or
+    /// error, for a sender that renders each operation when it sends it (the delivery outbox).
+    /// The default plans and drops the requests; a destination whose requests cost something to
+    /// write for nothing overrides it (REST: a one-record batch and a token request per identify).
+    fn plan_operations(&self, msg: &Message<'_>, now: Timestamp) -> Result<OperationPlan, Error> {
+        self.plan(msg, now).map(OperationPlan::from)
+    }
+
     /// Renders an operation as a request for `now` (signing again where the API signs).
     fn render(&self, operation: &Operation, now: Timestamp) -> Result<Request, Error>;
 
@@ -111,6 +119,9 @@ impl<T: MarketoDestination + ?Sized> MarketoDestination for Box<T> {
     }
     fn plan(&self, msg: &Message<'_>, now: Timestamp) -> Result<Plan, Error> {
         (**self).plan(msg, now)
+    }
+    fn plan_operations(&self, msg: &Message<'_>, now: Timestamp) -> Result<OperationPlan, Error> {
+        (**self).plan_operations(msg, now)
     }
     fn render(&self, operation: &Operation, now: Timestamp) -> Result<Request, Error> {
         (**self).render(operation, now)

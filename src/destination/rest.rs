@@ -10,9 +10,9 @@
 use super::{Answer, MarketoDestination, not_mine, read_beacon};
 use crate::cookie::Cookie;
 use crate::error::Error;
-use crate::event::{Common, Identify, Page, Track};
+use crate::event::{Common, Identify, Message, Page, Track};
 use crate::munchkin::beacon::Beacons;
-use crate::plan::{Operation, Plan, SkipReason, Step, Warning};
+use crate::plan::{Operation, OperationPlan, Plan, SkipReason, Step, Warning};
 use crate::request::{Request, Response};
 use crate::rest::{AccessToken, RestApi, TokenState};
 use crate::settings::Settings;
@@ -82,12 +82,24 @@ impl RestDestination {
     }
 }
 
+impl RestDestination {
+    /// The Sync Leads operation of an identify: its record, and its cookie to associate.
+    fn sync_operation(&self, msg: &Identify<'_>, warnings: &mut Vec<Warning>) -> Result<Operation, Error> {
+        let input = self.api.lead_input(msg, warnings)?;
+        let cookie = crate::cookie::from_message(&msg.common, "it is not associated", warnings).map(Cookie::into_owned);
+        Ok(Operation::RestSyncLead { input, cookie })
+    }
+
+    /// The beacon of a track that maps to no custom activity.
+    fn track_beacon(&self, msg: &Track<'_>, now: Timestamp) -> Result<Plan, Error> {
+        self.beacon_or_skip(&msg.common, "track", || self.beacons.track(msg, now))
+    }
+}
+
 impl MarketoDestination for RestDestination {
     fn identify(&self, msg: &Identify<'_>, now: Timestamp) -> Result<Plan, Error> {
         let mut warnings = Vec::new();
-        let input = self.api.lead_input(msg, &mut warnings)?;
-        let cookie = crate::cookie::from_message(&msg.common, "it is not associated", &mut warnings).map(Cookie::into_owned);
-        let operation = Operation::RestSyncLead { input, cookie };
+        let operation = self.sync_operation(msg, &mut warnings)?;
         let request = self.render(&operation, now)?;
         Ok(self.send(now, Step { operation, request }, warnings))
     }
@@ -100,7 +112,27 @@ impl MarketoDestination for RestDestination {
                 let request = self.render(&operation, now)?;
                 Ok(self.send(now, Step { operation, request }, warnings))
             }
-            None => self.beacon_or_skip(&msg.common, "track", || self.beacons.track(msg, now)),
+            None => self.track_beacon(msg, now),
+        }
+    }
+
+    /// As [`MarketoDestination::plan`] without writing a sync's one-record batch, an activity's
+    /// lead lookup or the token request. The token operation comes first, as in every plan: a
+    /// destination holds no token, so each plan starts by fetching one.
+    fn plan_operations(&self, msg: &Message<'_>, now: Timestamp) -> Result<OperationPlan, Error> {
+        let send = |operation, warnings| OperationPlan::Send {
+            operations: vec![Operation::Token, operation],
+            warnings,
+        };
+        let mut warnings = Vec::new();
+        match msg {
+            _ if !msg.common().integrations.marketo_enabled() => self.plan(msg, now).map(OperationPlan::from),
+            Message::Identify(m) => Ok(send(self.sync_operation(m, &mut warnings)?, warnings)),
+            Message::Track(m) => match self.api.activity(m, now, &mut warnings)? {
+                Some(activity) => Ok(send(Operation::RestActivity(activity), warnings)),
+                None => self.track_beacon(m, now).map(OperationPlan::from),
+            },
+            _ => self.plan(msg, now).map(OperationPlan::from),
         }
     }
 

@@ -90,17 +90,30 @@ impl SyncAction {
 }
 
 /// One Sync Leads input record: ordered `(REST field, value)` pairs, the lookup field first, and
-/// their JSON text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeadInput {
+/// their JSON text. Cheap to clone (shared): a record sits in its message's job and in the batch
+/// that sends it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LeadInput(Arc<Record>);
+
+#[derive(Clone, PartialEq, Eq)]
+struct Record {
     /// Names are mostly the standard ones (`&'static str`); a `traits` mapping's are copied.
     fields: Vec<(Cow<'static, str>, FieldValue)>,
     json: String,
 }
 
+impl std::fmt::Debug for LeadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeadInput")
+            .field("fields", &self.0.fields)
+            .field("json", &self.0.json)
+            .finish()
+    }
+}
+
 impl InputJson for LeadInput {
     fn json(&self) -> &str {
-        &self.json
+        &self.0.json
     }
 }
 
@@ -108,34 +121,47 @@ impl LeadInput {
     fn new(fields: Vec<(Cow<'static, str>, FieldValue)>) -> LeadInput {
         let mut json = String::with_capacity(fields.iter().map(|(k, v)| k.len() + v.as_text().len() + 6).sum::<usize>() + 2);
         write_object(&fields, &mut json);
-        LeadInput { fields, json }
+        LeadInput(Arc::new(Record { fields, json }))
+    }
+
+    /// The fields, taken out (copied only when the record is shared).
+    fn into_fields(self) -> Vec<(Cow<'static, str>, FieldValue)> {
+        Arc::try_unwrap(self.0).map_or_else(|shared| shared.fields.clone(), |record| record.fields)
+    }
+
+    /// The fields, taken out to build the record again (copied only when it is shared).
+    fn take_fields(&mut self) -> Vec<(Cow<'static, str>, FieldValue)> {
+        match Arc::get_mut(&mut self.0) {
+            Some(record) => std::mem::take(&mut record.fields),
+            None => self.0.fields.clone(),
+        }
     }
 
     /// The fields in order (the lookup field first).
     pub fn fields(&self) -> impl ExactSizeIterator<Item = (&str, &FieldValue)> {
-        self.fields.iter().map(|(k, v)| (k.as_ref(), v))
+        self.0.fields.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
     /// The value of field `name`.
     pub fn get(&self, name: &str) -> Option<&FieldValue> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.0.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
     /// The lookup field's name and value (the first field).
     pub fn lookup(&self) -> Option<(&str, &FieldValue)> {
-        self.fields.first().map(|(k, v)| (k.as_ref(), v))
+        self.0.fields.first().map(|(k, v)| (k.as_ref(), v))
     }
 
     /// The record as JSON text (what goes into `input`).
     pub fn json(&self) -> &str {
-        &self.json
+        &self.0.json
     }
 
     /// Merges a later record for the same lead into this one, field by field: a later value wins,
     /// a new field is appended, the lookup field stays first.
     pub fn absorb(&mut self, later: LeadInput) {
-        let mut fields = std::mem::take(&mut self.fields);
-        for (name, value) in later.fields {
+        let mut fields = self.take_fields();
+        for (name, value) in later.into_fields() {
             match fields.iter_mut().find(|(n, _)| *n == name) {
                 Some(slot) => slot.1 = value,
                 None => fields.push((name, value)),
@@ -148,18 +174,21 @@ impl LeadInput {
     /// returns the names removed. The lookup field is never removed: a record whose lookup field
     /// Marketo does not know cannot be synced.
     pub fn remove_fields<S: AsRef<str>>(&mut self, names: &[S]) -> Vec<String> {
+        let known = |name: &str| !names.iter().any(|n| n.as_ref() == name);
+        if self.0.fields.iter().skip(1).all(|(name, _)| known(name)) {
+            return Vec::new();
+        }
+        let mut fields = self.take_fields();
         let mut removed = Vec::new();
         let mut i = 1;
-        while i < self.fields.len() {
-            if names.iter().any(|n| n.as_ref() == self.fields[i].0) {
-                removed.push(self.fields.remove(i).0.into_owned());
-            } else {
+        while i < fields.len() {
+            if known(&fields[i].0) {
                 i += 1;
+            } else {
+                removed.push(fields.remove(i).0.into_owned());
             }
         }
-        if !removed.is_empty() {
-            *self = LeadInput::new(std::mem::take(&mut self.fields));
-        }
+        *self = LeadInput::new(fields);
         removed
     }
 }
