@@ -5,7 +5,8 @@
 //!
 //! Invariants: no panic; planned header values and URLs hold no CR/LF; beacon URLs are at most
 //! 8 KB; SOAP envelopes are well-formed XML 1.0; REST bodies and Munchkin calls are valid JSON;
-//! rendering an operation again for the same instant gives the planned request; the streamed
+//! rendering an operation again for the same instant gives the planned request; `plan_operations`
+//! gives `plan`'s operations, warnings, skip or error; the streamed
 //! envelope and warnings equal the planned ones; `write_json` gives what `plan` gives on the
 //! parsed message (envelope, warnings, error text; `Written::Skipped` exactly when `plan` skips
 //! an identify, and for any message `plan` skips before the per-type work: `integrations`, or a
@@ -25,7 +26,7 @@ use segment_marketo::Error;
 use segment_marketo::destination::{MarketoDestination, RestDestination, SoapDestination, Written};
 use segment_marketo::event::Message;
 use segment_marketo::munchkin::client::Client;
-use segment_marketo::plan::{Operation, Plan};
+use segment_marketo::plan::{Operation, OperationPlan, Plan};
 use segment_marketo::rest::ActivityBatch;
 use segment_marketo::settings::Settings;
 use segment_marketo::soap::SignedHead;
@@ -149,6 +150,15 @@ fn check_write_json(soap: &SoapDestination, data: &[u8], parsed: &Result<Message
     }
 }
 
+/// `plan_operations` is `plan` without its requests: the same operations, warnings, skip or error.
+fn check_plan_operations<D: MarketoDestination>(dest: &D, msg: &Message<'_>, plan: &Result<Plan, segment_marketo::Error>) {
+    match (dest.plan_operations(msg, common::now()), plan) {
+        (Ok(operations), Ok(plan)) => assert_eq!(operations, OperationPlan::from(plan.clone()), "plan_operations differs from plan"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "plan_operations and plan fail differently"),
+        (a, b) => panic!("plan_operations gave {a:?} but plan gave {b:?}"),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let parsed = Message::from_slice(data);
     let f = fixtures();
@@ -167,6 +177,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(p) = &plan {
             check_render(soap, p);
         }
+        check_plan_operations(soap, &msg, &plan);
         if let Message::Identify(m) = &msg {
             let planned = soap.identify(m, now);
             let mut out = String::from("prefix");
@@ -192,6 +203,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(p) = &plan {
             check_render(rest, p);
         }
+        check_plan_operations(rest, &msg, &plan);
     }
     for client in &f.clients {
         match client.call(&msg) {

@@ -89,11 +89,6 @@ impl RestDestination {
         let cookie = crate::cookie::from_message(&msg.common, "it is not associated", warnings).map(Cookie::into_owned);
         Ok(Operation::RestSyncLead { input, cookie })
     }
-
-    /// The beacon of a track that maps to no custom activity.
-    fn track_beacon(&self, msg: &Track<'_>, now: Timestamp) -> Result<Plan, Error> {
-        self.beacon_or_skip(&msg.common, "track", || self.beacons.track(msg, now))
-    }
 }
 
 impl MarketoDestination for RestDestination {
@@ -112,26 +107,25 @@ impl MarketoDestination for RestDestination {
                 let request = self.render(&operation, now)?;
                 Ok(self.send(now, Step { operation, request }, warnings))
             }
-            None => self.track_beacon(msg, now),
+            None => self.beacon_or_skip(&msg.common, "track", || self.beacons.track(msg, now)),
         }
     }
 
-    /// As [`MarketoDestination::plan`] without writing a sync's one-record batch, an activity's
-    /// lead lookup or the token request. The token operation comes first, as in every plan: a
-    /// destination holds no token, so each plan starts by fetching one.
+    /// As [`MarketoDestination::plan`], without writing an identify's one-record batch and token
+    /// request (rendering them cannot fail, so nothing is lost by not doing it). The token
+    /// operation comes first, as in every plan: a destination holds no token, so each plan starts
+    /// by fetching one. Other messages are planned: an activity's lead lookup is checked as it is
+    /// rendered (a value with a comma cannot be looked up).
     fn plan_operations(&self, msg: &Message<'_>, now: Timestamp) -> Result<OperationPlan, Error> {
-        let send = |operation, warnings| OperationPlan::Send {
-            operations: vec![Operation::Token, operation],
-            warnings,
-        };
-        let mut warnings = Vec::new();
         match msg {
-            _ if !msg.common().integrations.marketo_enabled() => self.plan(msg, now).map(OperationPlan::from),
-            Message::Identify(m) => Ok(send(self.sync_operation(m, &mut warnings)?, warnings)),
-            Message::Track(m) => match self.api.activity(m, now, &mut warnings)? {
-                Some(activity) => Ok(send(Operation::RestActivity(activity), warnings)),
-                None => self.track_beacon(m, now).map(OperationPlan::from),
-            },
+            Message::Identify(m) if msg.common().integrations.marketo_enabled() => {
+                let mut warnings = Vec::new();
+                let operation = self.sync_operation(m, &mut warnings)?;
+                Ok(OperationPlan::Send {
+                    operations: vec![Operation::Token, operation],
+                    warnings,
+                })
+            }
             _ => self.plan(msg, now).map(OperationPlan::from),
         }
     }
