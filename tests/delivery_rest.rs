@@ -2,6 +2,7 @@
 //! record-to-message mapping, tokens, 601/602, Associate Lead, lead-id lookups and the cache,
 //! custom activities, the daily-quota hold.
 
+use segment_marketo::ErrorKind;
 use segment_marketo::delivery::{Association, Config, Delivery, Outbox, Outcome, Transmit};
 use segment_marketo::destination::RestDestination;
 use segment_marketo::event::Message;
@@ -362,4 +363,31 @@ fn bad_credentials_fail_every_waiting_rest_message() {
     assert!(outs.iter().all(|o| matches!(o.delivery, Delivery::Failed { .. })), "{outs:?}");
     let text = format!("{outs:?}");
     assert!(!text.contains("very-secret"));
+}
+
+#[test]
+fn an_activity_whose_lead_cannot_be_looked_up_fails_at_push_without_a_request() {
+    // A lead lookup cannot carry a comma, and its URL must stay within 8 KB: the plan fails, so
+    // the message ends at once with that error, before any token is fetched.
+    let long = "x".repeat(9_000);
+    for (user, kind, says) in [
+        ("a,b", ErrorKind::InvalidField, "holds a comma"),
+        (long.as_str(), ErrorKind::TooLarge, "lookup URL"),
+    ] {
+        let mut ob = outbox();
+        let json = format!(r#"{{"type":"track","userId":"{user}","event":"Signed Up","properties":{{"plan":"p"}}}}"#);
+        push(&mut ob, &json, t(0.0));
+        let outs = outcomes(&mut ob);
+        assert_eq!(outs.len(), 1, "{user:.20}");
+        match &outs[0].delivery {
+            Delivery::Failed { kind: k, reason, .. } => {
+                assert_eq!(*k, kind, "{reason}");
+                assert!(reason.contains(says), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(outs[0].attempts, 0);
+        assert!(drain(&mut ob, t(0.0)).is_empty(), "no token request for a message that failed");
+        assert!(ob.is_idle());
+    }
 }

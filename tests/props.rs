@@ -1081,16 +1081,21 @@ proptest! {
     fn plan_operations_are_the_plans_operations(
         mut msg in strategies::message(60, strategies::ALL_KINDS),
         mapped in any::<bool>(),
-        comma in any::<bool>(),
+        id in 0..4usize,
         anonymous in any::<bool>(),
         now in now_strategy(),
     ) {
         if mapped {
+            // A mapped track with its primary attribute: a custom activity.
             msg.event = Some("Signed Up".into());
+            msg.properties.get_or_insert_with(Vec::new).push(("plan".into(), J::Str("pro".into())));
         }
-        if comma {
-            // A lead lookup cannot carry a comma: `plan` fails such an activity when it renders it.
-            msg.user_id = Some(J::Str("a,b".into()));
+        // Ids a lead lookup cannot carry, which `plan` fails as it renders an activity's lookup: a
+        // comma, or a lookup URL past 8 KB.
+        match id {
+            0 => msg.user_id = Some(J::Str("a,b".into())),
+            1 => msg.user_id = Some(J::Str("x".repeat(9_000))),
+            _ => {}
         }
         let json = msg.json();
         let Ok(m) = Message::from_json(&json) else { return Ok(()) };
