@@ -149,9 +149,12 @@ pub fn check_plan(result: &Result<Plan, Error>) {
     }
 }
 
-/// `text` must be valid JSON.
+/// `text` must be valid JSON: the grammar, as `serde_json` checks it when it skips a value. A
+/// number beyond `f64` (`1e400`, `0e22220222221`) is JSON (RFC 8259 §6 leaves the range to
+/// implementations), and the crate passes numbers on as the text that arrived; reading one into a
+/// `serde_json::Value` fails ("number out of range"), so that is not the test.
 pub fn check_json(text: &str) {
-    if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
         panic!("not valid JSON ({e}): {:?}", head(text));
     }
 }
