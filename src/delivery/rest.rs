@@ -270,7 +270,9 @@ impl<D: MarketoDestination> Outbox<D> {
     fn send_leads(&mut self, token: &crate::rest::AccessToken, now: Timestamp) -> Option<Transmit> {
         let api = self.rest.api.clone()?;
         let mut batch = api.lead_batch();
-        let (mut keys, mut jobs) = (Vec::new(), Vec::new());
+        // Sized once: a job is large, and growing to a full batch would copy them all many times.
+        let room = self.rest_leads.len().min(crate::rest::MAX_BATCH_RECORDS);
+        let (mut keys, mut jobs) = (Vec::with_capacity(room), Vec::with_capacity(room));
         while let Some(key) = self.rest_leads.pop_front() {
             let Some(state) = self.leads.get(&key) else { continue };
             if state.in_flight || state.pending.is_none() {
