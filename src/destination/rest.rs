@@ -80,9 +80,7 @@ impl RestDestination {
             Ok(Plan::Skip(SkipReason::NoVisitor(kind)))
         }
     }
-}
 
-impl RestDestination {
     /// The Sync Leads operation of an identify: its record, and its cookie to associate.
     fn sync_operation(&self, msg: &Identify<'_>, warnings: &mut Vec<Warning>) -> Result<Operation, Error> {
         let input = self.api.lead_input(msg, warnings)?;
