@@ -220,6 +220,42 @@ impl Measured {
     }
 }
 
+/// One transform over `inputs` beside its floor: its output sizes and allocations per message,
+/// then alternating rounds of the transform and the floor (`crypto` is the floor's signing or
+/// hashing, per message). `transform` writes its output into the buffer it is given.
+fn measure(
+    name: &'static str,
+    inputs: &[Vec<u8>],
+    rounds: usize,
+    parse_ns: f64,
+    transform: &mut impl FnMut(&[u8], &mut String),
+    mut crypto: impl FnMut(&[u8]),
+) -> Measured {
+    let mut out = String::new();
+    let sizes: Vec<usize> = inputs
+        .iter()
+        .map(|i| {
+            transform(i, &mut out);
+            out.len()
+        })
+        .collect();
+    let allocs = allocs_per_message(inputs, |i| transform(i, &mut out));
+    let (ns, floor_ns) = interleaved(
+        rounds,
+        || time_per_message(inputs, 1, |i| transform(i, &mut out)),
+        || floor(inputs, &sizes, 1, &mut crypto),
+    );
+    Measured {
+        name,
+        count: inputs.len(),
+        ns,
+        floor_ns,
+        parse_ns,
+        required_ns: None,
+        allocs,
+    }
+}
+
 /// What a beacon costs with every field it needs already read out of the message: the floor's
 /// `IgnoredAny` pass over the bytes, the visitor (the message's cookie parsed, or a token derived
 /// with SHA-1 from the user id), and the URL percent-encoded by `write_visit_web_page`. The fields
@@ -395,42 +431,18 @@ fn main() {
     };
     for (name, reuse) in [("identify_soap", false), ("identify_soap_head_reused", true)] {
         let mut head = SignedHead::new();
-        let mut run =
-            |input: &[u8], out: &mut String, warnings: &mut Vec<_>| identify_soap(input, reuse.then_some(&mut head), out, warnings);
-        let sizes: Vec<usize> = identifies
-            .iter()
-            .map(|i| {
-                run(i, &mut out, &mut warnings);
-                out.len()
-            })
-            .collect();
-        let allocs = allocs_per_message(&identifies, |i| run(i, &mut out, &mut warnings));
-        let (ns, floor_ns) = interleaved(
-            rounds,
-            || time_per_message(&identifies, 1, |i| run(i, &mut out, &mut warnings)),
-            || {
-                // The floor: one HMAC per message, reused head or not.
-                floor(&identifies, &sizes, 1, |_| {
-                    let mut mac = keyed.clone();
-                    mac.update(b"2024-03-05T12:00:00-06:00bigcorp1_461839624B16E06BA2D663");
-                    black_box(mac.finalize());
-                })
-            },
-        );
-        results.push(Measured {
-            name,
-            count: identifies.len(),
-            ns,
-            floor_ns,
-            parse_ns: identify_parse_ns,
-            required_ns: None,
-            allocs,
-        });
+        let mut run = |input: &[u8], out: &mut String| identify_soap(input, reuse.then_some(&mut head), out, &mut warnings);
+        // The floor: one HMAC per message, reused head or not.
+        let hmac = |_: &[u8]| {
+            let mut mac = keyed.clone();
+            mac.update(b"2024-03-05T12:00:00-06:00bigcorp1_461839624B16E06BA2D663");
+            black_box(mac.finalize());
+        };
+        results.push(measure(name, &identifies, rounds, identify_parse_ns, &mut run, hmac));
     }
 
     // track and page -> beacon URL.
     for (name, inputs) in [("track_beacon", &tracks), ("page_beacon", &pages)] {
-        let mut url = String::new();
         let mut warnings = Vec::new();
         let beacons = soap.beacons();
         let mut beacon = |input: &[u8], url: &mut String| {
@@ -442,70 +454,35 @@ fn main() {
                 _ => false,
             };
         };
-        let sizes: Vec<usize> = inputs
-            .iter()
-            .map(|i| {
-                beacon(i, &mut url);
-                url.len()
-            })
-            .collect();
-        let allocs = allocs_per_message(inputs, |i| beacon(i, &mut url));
-        let (ns, floor_ns) = interleaved(
-            rounds,
-            || time_per_message(inputs, 1, |i| beacon(i, &mut url)),
-            || floor(inputs, &sizes, 1, |_| {}),
-        );
-        let required_ns = beacon_required(inputs, &mut beacon, &settings.account_id, rounds);
-        results.push(Measured {
-            name,
-            count: inputs.len(),
-            ns,
-            floor_ns,
-            parse_ns: parse(inputs),
-            required_ns: Some(required_ns),
-            allocs,
-        });
+        let mut measured = measure(name, inputs, rounds, parse(inputs), &mut beacon, |_| {});
+        measured.required_ns = Some(beacon_required(inputs, &mut beacon, &settings.account_id, rounds));
+        results.push(measured);
     }
 
     // identify -> browser associateLead call, serialised.
-    let mut buf = String::new();
-    let identify_client = |input: &[u8], buf: &mut String| {
+    let mut identify_client = |input: &[u8], buf: &mut String| {
         buf.clear();
         if let Ok(Message::Identify(m)) = Message::from_slice(input) {
             black_box(client.write_identify(&m, buf).is_ok());
         }
     };
-    let sizes: Vec<usize> = identifies
-        .iter()
-        .map(|i| {
-            identify_client(i, &mut buf);
-            buf.len()
-        })
-        .collect();
-    let allocs = allocs_per_message(&identifies, |i| identify_client(i, &mut buf));
-    let (ns, floor_ns) = interleaved(
+    // The floor: one SHA-1 for the associateLead hash.
+    let sha1 = |input: &[u8]| {
+        black_box(
+            Sha1::new()
+                .chain_update(b"demo-private-key")
+                .chain_update(&input[..input.len().min(24)])
+                .finalize(),
+        );
+    };
+    results.push(measure(
+        "identify_client",
+        &identifies,
         rounds,
-        || time_per_message(&identifies, 1, |i| identify_client(i, &mut buf)),
-        || {
-            floor(&identifies, &sizes, 1, |input| {
-                black_box(
-                    Sha1::new()
-                        .chain_update(b"demo-private-key")
-                        .chain_update(&input[..input.len().min(24)])
-                        .finalize(),
-                );
-            })
-        },
-    );
-    results.push(Measured {
-        name: "identify_client",
-        count: identifies.len(),
-        ns,
-        floor_ns,
-        parse_ns: identify_parse_ns,
-        required_ns: None,
-        allocs,
-    });
+        identify_parse_ns,
+        &mut identify_client,
+        sha1,
+    ));
 
     // identify -> REST Sync Leads record and body.
     let rest_settings = Settings::from_json(REST_SETTINGS).unwrap();
@@ -523,29 +500,14 @@ fn main() {
             }
         }
     };
-    let mut body = String::new();
-    let sizes: Vec<usize> = identifies
-        .iter()
-        .map(|i| {
-            identify_rest(i, &mut body);
-            body.len()
-        })
-        .collect();
-    let allocs = allocs_per_message(&identifies, |i| identify_rest(i, &mut body));
-    let (ns, floor_ns) = interleaved(
+    results.push(measure(
+        "identify_rest",
+        &identifies,
         rounds,
-        || time_per_message(&identifies, 1, |i| identify_rest(i, &mut body)),
-        || floor(&identifies, &sizes, 1, |_| {}),
-    );
-    results.push(Measured {
-        name: "identify_rest",
-        count: identifies.len(),
-        ns,
-        floor_ns,
-        parse_ns: identify_parse_ns,
-        required_ns: None,
-        allocs,
-    });
+        identify_parse_ns,
+        &mut identify_rest,
+        |_| {},
+    ));
 
     // ns per trait at 10, 100 and 10,000 traits (no quadratic step).
     let mut per_trait = serde_json::Map::new();
