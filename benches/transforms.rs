@@ -8,7 +8,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use segment_marketo::casing::TraitCasing;
 use segment_marketo::cookie::Cookie;
-use segment_marketo::destination::{MarketoDestination, SoapDestination};
+use segment_marketo::destination::{MarketoDestination, RestDestination, SoapDestination};
 use segment_marketo::event::Message;
 use segment_marketo::settings::{Secret, Settings};
 use segment_marketo::soap::Signer;
@@ -16,6 +16,8 @@ use segment_marketo::time::Timestamp;
 use sha1::Sha1;
 
 const SETTINGS: &str = r#"{"accountId":"561-HYG-937","userId":"bigcorp1_461839624B16E06BA2D663","encryptionKey":"899756834129871744AAEE88DDCC77CDEEDEC1AAAD66","soapEndpoint":"https://561-HYG-937.mktoapi.com/soap/mktows/2_1"}"#;
+
+const REST_SETTINGS: &str = r#"{"api":"rest","accountId":"561-HYG-937","clientId":"c","clientSecret":"s"}"#;
 
 const IDENTIFY: &str = r#"{"type":"identify","messageId":"m-1","userId":"u-1001","traits":{"email":"jane.doe@example.com","firstName":"Jane","lastName":"Doe","second_favorite_color":"teal","plan":"pro","seats":12,"price":1.50,"trial":false,"address":{"street":"1 Main St","city":"San Francisco","state":"CA","zip":"94103","country":"USA"},"company":{"name":"Initech"},"title":"Engineer","note":"likes <xml> & \"quotes\"","score":98.6,"vip":true,"lastSeen":"2024-03-05T12:00:00Z"},"context":{"Marketo":{"marketoCookie":"id:561-HYG-937&token:_mch-marketo.com-1374552656411-90718"},"ip":"1.2.3.4","userAgent":"Mozilla/5.0"},"timestamp":"2024-03-05T12:00:00Z"}"#;
 const TRACK: &str = r#"{"type":"track","messageId":"m-2","userId":"u-1001","event":"Signed Up","properties":{"plan":"pro","seats":12,"note":"a&b c","coupon":"SPRING","revenue":9.99},"context":{"userAgent":"Mozilla/5.0","page":{"url":"https://example.com/signup","referrer":"https://google.com/"}}}"#;
@@ -88,6 +90,50 @@ fn identify(c: &mut Criterion) {
             let mut mac = keyed.clone();
             mac.update(b"2024-03-05T12:00:00-06:00bigcorp1_461839624B16E06BA2D663");
             black_box(mac.finalize());
+            copy.clear();
+            copy.push_str(black_box(&template));
+            black_box(copy.len())
+        })
+    });
+    g.finish();
+}
+
+/// identify -> REST Sync Leads: the record from a parsed message, the whole transform from bytes
+/// to a one-record body, and the floor (no signature: a REST body is not signed).
+fn identify_rest(c: &mut Criterion) {
+    let rest = RestDestination::new(&Settings::from_json(REST_SETTINGS).unwrap()).unwrap();
+    let api = rest.api();
+    let mut g = c.benchmark_group("identify_rest");
+    g.throughput(Throughput::Bytes(IDENTIFY.len() as u64));
+    let Message::Identify(parsed) = Message::from_json(IDENTIFY).unwrap() else {
+        unreachable!()
+    };
+    let mut warnings = Vec::new();
+    g.bench_function("lead_input", |b| {
+        b.iter(|| {
+            warnings.clear();
+            black_box(api.lead_input(black_box(&parsed), &mut warnings).unwrap())
+        })
+    });
+    let mut body = String::new();
+    g.bench_function("from_json_bytes", |b| {
+        b.iter(|| {
+            body.clear();
+            warnings.clear();
+            let Message::Identify(m) = Message::from_slice(black_box(IDENTIFY.as_bytes())).unwrap() else {
+                unreachable!()
+            };
+            let mut batch = api.lead_batch();
+            batch.push(api.lead_input(&m, &mut warnings).unwrap()).unwrap();
+            batch.write_body(&mut body);
+            black_box(body.len())
+        })
+    });
+    let template = "x".repeat(body.len());
+    let mut copy = String::with_capacity(body.len());
+    g.bench_function("floor", |b| {
+        b.iter(|| {
+            serde_json::from_slice::<serde::de::IgnoredAny>(black_box(IDENTIFY.as_bytes())).unwrap();
             copy.clear();
             copy.push_str(black_box(&template));
             black_box(copy.len())
@@ -177,5 +223,5 @@ fn pieces(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, identify, beacons, pieces);
+criterion_group!(benches, identify, identify_rest, beacons, pieces);
 criterion_main!(benches);
