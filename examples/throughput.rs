@@ -271,7 +271,6 @@ fn beacon_required(inputs: &[Vec<u8>], transform: &mut impl FnMut(&[u8], &mut St
     struct Extracted {
         text: String,
         ends: [usize; 10],
-        cookie: bool,
     }
     impl Extracted {
         fn part(&self, i: usize) -> &str {
@@ -298,7 +297,6 @@ fn beacon_required(inputs: &[Vec<u8>], transform: &mut impl FnMut(&[u8], &mut St
         let mut e = Extracted {
             text: String::new(),
             ends: [0; 10],
-            cookie: cookie.is_some(),
         };
         let all = std::iter::once(base)
             .chain(parts.iter().map(String::as_str))
@@ -313,10 +311,8 @@ fn beacon_required(inputs: &[Vec<u8>], transform: &mut impl FnMut(&[u8], &mut St
         out.clear();
         black_box(serde_json::from_slice::<serde::de::IgnoredAny>(input).ok());
         if let Some(e) = extracted {
-            let visitor = match e.cookie.then(|| Cookie::parse(e.part(8))) {
-                Some(Ok(cookie)) => cookie,
-                _ => Cookie::derive(account_id, e.part(9)),
-            };
+            // No cookie is an empty one, which does not parse: then the visitor is derived.
+            let visitor = Cookie::parse(e.part(8)).unwrap_or_else(|_| Cookie::derive(account_id, e.part(9)));
             let view = PageView {
                 host: e.part(1),
                 port: e.part(2),

@@ -24,10 +24,11 @@ pub(crate) fn control_bytes(x: u64) -> u64 {
     x.wrapping_sub(ONES * 0x20) & !x & HIGH
 }
 
-/// The first byte at or after `at` that `matches`, or the end. Eight bytes at a time with `flags`
-/// (which must mark every byte `matches` accepts, and may mark more); the text's last few bytes are
-/// one word, its last eight, with the flags of bytes before `at` masked off; a text shorter than
-/// eight bytes, and any flagged byte, is checked with `matches`, so the answer is exact.
+/// The first byte at or after `at` that `matches`, or the end. Eight bytes at a time with `flags`,
+/// which must mark exactly the bytes `matches` accepts (the lowest flag of a full word is taken as
+/// it is); the text's last few bytes are one word, its last eight, with the flags of bytes before
+/// `at` masked off, and there a flag may be false (a borrow from a masked byte), so from it, as
+/// for a text shorter than eight bytes, bytes are checked with `matches`.
 #[inline]
 pub(crate) fn first_match(bytes: &[u8], mut at: usize, flags: impl Fn(u64) -> u64, matches: impl Fn(u8) -> bool) -> usize {
     let word = |chunk: &[u8]| {
